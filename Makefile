@@ -1,0 +1,126 @@
+# hgdiag build. `make` builds build/hgdiag-agent and build/hgdiag; `make test` runs
+# every Check suite and integration test; `make test SANITIZE=1` does the same under
+# ASan+UBSan in build/san. See README.md.
+
+PREFIX   ?= /usr/local
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+else
+BUILD    ?= build
+endif
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+PKGS      := libbpf libseccomp audit jansson libcurl libmicrohttpd yaml-0.1
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+            -D_GNU_SOURCE -DHGDIAG_VERSION='"$(VERSION)"' \
+            -Iinclude -Iagent -I$(BUILD) $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+# Debian packages the build and the tests need; `make deps` installs the missing ones.
+DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev bpftool libseccomp-dev libaudit-dev \
+            libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev check \
+            libsubunit-dev runc busybox-static iproute2 util-linux procps curl \
+            prometheus libclang-rt-14-dev
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+MAIN_SRCS := agent/hgdiag-agent.c agent/hgdiag.c
+LIB_SRCS  := $(filter-out $(MAIN_SRCS),$(wildcard agent/*.c))
+LIB_OBJS  := $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB       := $(BUILD)/libhgdiag.a
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
+
+.PHONY: all deps run test unit integration bench install clean
+all: $(BUILD)/hgdiag-agent $(BUILD)/hgdiag
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard include/*.h bpf/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	  -I$(BUILD) -Iinclude -I/usr/include/$(MULTIARCH) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: agent/%.c $(SKELS) $(wildcard include/*.h agent/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/hgdiag-agent: $(BUILD)/obj/hgdiag-agent.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/hgdiag: $(BUILD)/obj/hgdiag.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(CHECK_LIBS) $(LDLIBS) -o $@
+
+# Test helpers provoke denials; static so they also run inside minimal containers.
+$(BUILD)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@ \
+	  $(shell pkg-config --libs --static libseccomp)
+
+run: deps all
+	$(BUILD)/hgdiag-agent
+
+test: deps all $(UNIT_BINS) $(HELPER_BINS)
+	@BUILD=$(BUILD) tests/run-tests.sh $(UNIT_BINS)
+
+unit: all $(UNIT_BINS)
+	@BUILD=$(BUILD) TESTS_ONLY=unit tests/run-tests.sh $(UNIT_BINS)
+
+integration: all $(HELPER_BINS)
+	@BUILD=$(BUILD) TESTS_ONLY=integration tests/run-tests.sh
+
+bench: deps all $(HELPER_BINS)
+	@BUILD=$(BUILD) bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/hgdiag-agent $(BUILD)/hgdiag $(DESTDIR)$(PREFIX)/bin/
+	ln -sf hgdiag $(DESTDIR)$(PREFIX)/bin/kubectl-hgdiag
+
+clean:
+	rm -rf build
+
+.SECONDARY:

@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store.h"
+
+struct hg_store {
+	pthread_mutex_t lock;
+	struct hg_store_limits limits;
+	struct hg_stored_container *containers;
+	size_t n_containers;
+	struct hg_store_stats stats;
+};
+
+int hg_store_new(struct hg_store **out, const struct hg_store_limits *limits)
+{
+	struct hg_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->limits.max_containers = limits && limits->max_containers ? limits->max_containers : 4096;
+	s->limits.max_denials_per_container = limits && limits->max_denials_per_container
+		? limits->max_denials_per_container : 256;
+	pthread_mutex_init(&s->lock, NULL);
+	*out = s;
+	return 0;
+}
+
+void hg_store_free(struct hg_store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_containers; i++)
+		free(s->containers[i].denials);
+	free(s->containers);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* A container is its cgroup; audit records (no cgroup id) match on container id. */
+static bool same_container(const struct hg_origin *a, const struct hg_origin *b)
+{
+	if (a->cgroup_id && b->cgroup_id)
+		return a->cgroup_id == b->cgroup_id;
+	if (a->container_id[0] || b->container_id[0])
+		return strcmp(a->container_id, b->container_id) == 0;
+	return strcmp(a->cg_name, b->cg_name) == 0 && strcmp(a->cg_parent, b->cg_parent) == 0;
+}
+
+static struct hg_stored_container *find_container(struct hg_store *s, const struct hg_origin *o)
+{
+	for (size_t i = 0; i < s->n_containers; i++)
+		if (same_container(&s->containers[i].origin, o))
+			return &s->containers[i];
+	return NULL;
+}
+
+static struct hg_stored_container *get_container(struct hg_store *s, const struct hg_origin *o)
+{
+	struct hg_stored_container *c = find_container(s, o);
+	if (c)
+		return c;
+	if (s->n_containers >= s->limits.max_containers)
+		return NULL;
+	if ((s->n_containers & (s->n_containers - 1)) == 0) {
+		size_t cap = s->n_containers ? s->n_containers * 2 : 8;
+		void *p = realloc(s->containers, cap * sizeof(*s->containers));
+		if (!p)
+			return NULL;
+		s->containers = p;
+	}
+	c = &s->containers[s->n_containers++];
+	memset(c, 0, sizeof(*c));
+	c->origin = *o;
+	s->stats.containers = s->n_containers;
+	return c;
+}
+
+/* Two sightings are the same denial when they agree on what refused and what was
+ * touched; eBPF records carry the exact aggregation key. */
+static bool same_denial(const struct hg_denial *a, const struct hg_denial *b)
+{
+	if (a->source == HG_SOURCE_EBPF && b->source == HG_SOURCE_EBPF)
+		return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
+	return a->kind == b->kind && a->nr == b->nr && a->err == b->err && a->cap == b->cap &&
+	       strcmp(a->path, b->path) == 0 && strcmp(a->operation, b->operation) == 0 &&
+	       strcmp(a->profile, b->profile) == 0;
+}
+
+static struct hg_stored_denial *find_denial(struct hg_stored_container *c,
+					    const struct hg_denial *d)
+{
+	for (size_t i = 0; i < c->n_denials; i++)
+		if (same_denial(&c->denials[i].d, d))
+			return &c->denials[i];
+	return NULL;
+}
+
+static void touch(struct hg_stored_container *c, uint64_t ts, uint32_t pid)
+{
+	if (!c->first_seen_ns || ts < c->first_seen_ns)
+		c->first_seen_ns = ts;
+	if (ts > c->last_seen_ns)
+		c->last_seen_ns = ts;
+	if (pid)
+		c->last_pid = pid;
+}
+
+int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *d,
+		 uint64_t count, char out_id[12])
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	struct hg_stored_container *c = get_container(s, o);
+	if (!c) {
+		s->stats.dropped_containers += count;
+		r = -ENOSPC;
+		goto out;
+	}
+	struct hg_stored_denial *sd = find_denial(c, d);
+	if (sd) {
+		sd->count += count;
+		if (d->ts_ns > sd->last_seen_ns)
+			sd->last_seen_ns = d->ts_ns;
+		if (d->ts_ns && d->ts_ns < sd->first_seen_ns)
+			sd->first_seen_ns = d->ts_ns;
+		/* A later sample may know more (an exe, a pid that is still alive). */
+		if (!sd->d.exe[0] && d->exe[0])
+			memcpy(sd->d.exe, d->exe, sizeof(d->exe));
+		sd->d.pid = d->pid;
+		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
+		r = 0;
+	} else if (c->n_denials >= s->limits.max_denials_per_container) {
+		s->stats.dropped_denials += count;
+		r = -ENOSPC;
+		goto out;
+	} else {
+		if ((c->n_denials & (c->n_denials - 1)) == 0) {
+			size_t cap = c->n_denials ? c->n_denials * 2 : 4;
+			void *p = realloc(c->denials, cap * sizeof(*c->denials));
+			if (!p) {
+				r = -ENOMEM;
+				goto out;
+			}
+			c->denials = p;
+		}
+		sd = &c->denials[c->n_denials++];
+		memset(sd, 0, sizeof(*sd));
+		sd->d = *d;
+		snprintf(sd->id, sizeof(sd->id), "d%zu", c->n_denials);
+		sd->count = count;
+		sd->first_seen_ns = sd->last_seen_ns = d->ts_ns;
+		s->stats.denials++;
+		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
+		r = 1;
+	}
+	if (out_id)
+		memcpy(out_id, sd->id, sizeof(sd->id));
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int hg_store_set_count(struct hg_store *s, const struct hg_key *key, uint64_t total,
+		       uint64_t now_ns)
+{
+	int r = -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_containers; i++) {
+		struct hg_stored_container *c = &s->containers[i];
+		if (c->origin.cgroup_id != key->cgroup_id)
+			continue;
+		for (size_t j = 0; j < c->n_denials; j++) {
+			struct hg_stored_denial *sd = &c->denials[j];
+			if (sd->d.source != HG_SOURCE_EBPF ||
+			    memcmp(&sd->d.key, key, sizeof(*key)) != 0)
+				continue;
+			if (total > sd->count) {
+				sd->count = total;
+				if (now_ns > sd->last_seen_ns)
+					sd->last_seen_ns = now_ns;
+			}
+			r = 0;
+			goto out;
+		}
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void hg_store_add_hint(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *hint)
+{
+	pthread_mutex_lock(&s->lock);
+	struct hg_stored_container *c = find_container(s, o);
+	/* Hints only attach to denials already seen in the container with the same path
+	 * prefix; a hint alone never creates a container or a denial. */
+	if (c) {
+		for (size_t i = 0; i < c->n_denials; i++) {
+			struct hg_stored_denial *sd = &c->denials[i];
+			if (!sd->hint[0] && sd->d.path[0] && hint->path[0] &&
+			    strncmp(sd->d.path, hint->path, strlen(hint->path)) == 0)
+				snprintf(sd->hint, sizeof(sd->hint), "%s", hint->path);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void hg_store_set_pod(struct hg_store *s, const char *container_id, const char *ns,
+		      const char *pod, const char *container)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_containers; i++) {
+		struct hg_stored_container *c = &s->containers[i];
+		if (!container_id[0] || strcmp(c->origin.container_id, container_id) != 0)
+			continue;
+		snprintf(c->pod_namespace, sizeof(c->pod_namespace), "%s", ns ? ns : "");
+		snprintf(c->pod_name, sizeof(c->pod_name), "%s", pod ? pod : "");
+		snprintf(c->container_name, sizeof(c->container_name), "%s", container ? container : "");
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void hg_store_foreach(struct hg_store *s, hg_store_visit_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_containers; i++)
+		fn(&s->containers[i], ctx);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void hg_store_get_stats(struct hg_store *s, struct hg_store_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,69 @@
+/* The store: every container's denials, bounded, with exact counts and first/last seen.
+ * Thread-safe: the event loop writes, HTTP readers take snapshots under the same lock. */
+#ifndef HGDIAG_STORE_H
+#define HGDIAG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "denial.h"
+
+struct hg_stored_denial {
+	struct hg_denial d;       /* the first record seen, refreshed by later samples */
+	char id[12];              /* "d1", "d2"... unique within the container */
+	uint64_t count;
+	uint64_t first_seen_ns, last_seen_ns;
+	/* access()/faccessat() answers seen in the same container just before: hints. */
+	char hint[HG_PATH_MAX];
+};
+
+struct hg_stored_container {
+	struct hg_origin origin;
+	char pod_namespace[64], pod_name[254], container_name[64];
+	uint32_t last_pid;        /* a pid seen in the container, for /proc reads */
+	uint64_t first_seen_ns, last_seen_ns;
+	struct hg_stored_denial *denials;
+	size_t n_denials;
+};
+
+struct hg_store_limits {
+	size_t max_containers;            /* default 4096 */
+	size_t max_denials_per_container; /* default 256 */
+};
+
+struct hg_store_stats {
+	uint64_t containers, denials;
+	uint64_t dropped_containers;  /* new containers refused because the store was full */
+	uint64_t dropped_denials;     /* new denials refused because a container was full */
+};
+
+struct hg_store;
+
+int hg_store_new(struct hg_store **out, const struct hg_store_limits *limits);
+void hg_store_free(struct hg_store *store);
+
+/* Records one sighting of a denial, adding `count` to its total.
+ * Returns 1 when the denial is new for its container, 0 when it merged, -ENOSPC when
+ * a limit refused it (and counted it in the stats). `out_id` (may be NULL) gets its id. */
+int hg_store_add(struct hg_store *store, const struct hg_origin *origin,
+		 const struct hg_denial *denial, uint64_t count, char out_id[12]);
+
+/* Sets the exact total of an eBPF denial from the probe's aggregation map: counts only
+ * grow, so a smaller value (a sample that raced the map read) is ignored.
+ * Returns 0, or -ENOENT when no denial has that key yet. */
+int hg_store_set_count(struct hg_store *store, const struct hg_key *key, uint64_t total,
+		       uint64_t now_ns);
+
+/* Attaches an access() hint to the container (kept until a denial claims it). */
+void hg_store_add_hint(struct hg_store *store, const struct hg_origin *origin,
+		       const struct hg_denial *hint);
+
+/* Sets pod identity for every container of this container id. */
+void hg_store_set_pod(struct hg_store *store, const char *container_id, const char *ns,
+		      const char *pod, const char *container);
+
+typedef void (*hg_store_visit_fn)(const struct hg_stored_container *c, void *ctx);
+/* Calls fn for every container with the store locked: fn must not call back into it. */
+void hg_store_foreach(struct hg_store *store, hg_store_visit_fn fn, void *ctx);
+void hg_store_get_stats(struct hg_store *store, struct hg_store_stats *out);
+
+#endif
