@@ -23,7 +23,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
             -D_GNU_SOURCE -DHGDIAG_VERSION='"$(VERSION)"' \
             -Iinclude -Iagent -I$(BUILD) $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
