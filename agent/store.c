@@ -149,7 +149,7 @@ int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_
 		memset(sd, 0, sizeof(*sd));
 		sd->d = *d;
 		snprintf(sd->id, sizeof(sd->id), "d%zu", c->n_denials);
-		sd->count = count;
+		sd->count = count ? count : 1;   /* seen at least once */
 		sd->first_seen_ns = sd->last_seen_ns = d->ts_ns;
 		s->stats.denials++;
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);

@@ -1,0 +1,117 @@
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include "classify.h"
+#include "pipeline.h"
+#include "report.h"
+
+void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
+		      enum hg_log_format format)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->store = store;
+	pl->out = out;
+	pl->format = format;
+	pl->boot_to_wall_ns = hg_boot_to_wall_ns();
+}
+
+struct print_ctx {
+	struct hg_pipeline *pl;
+	const struct hg_origin *origin;
+	const char *id;
+};
+
+static void print_text(FILE *out, const struct hg_stored_container *c,
+		       const struct hg_stored_denial *sd)
+{
+	const struct hg_denial *d = &sd->d;
+	char when[32], who[80];
+	hg_format_time(d->ts_ns, when);
+	if (c->pod_name[0])
+		snprintf(who, sizeof(who), "%s/%s/%s", c->pod_namespace, c->pod_name,
+			 c->container_name[0] ? c->container_name : "?");
+	else if (c->origin.container_id[0])
+		snprintf(who, sizeof(who), "%.12s", c->origin.container_id);
+	else
+		snprintf(who, sizeof(who), "host:%s", c->origin.cg_name[0] ? c->origin.cg_name : "/");
+	fprintf(out, "%s %s %s[%u] %s %s %s %s %s\n", when, who, d->comm[0] ? d->comm : "?",
+		d->tgid, hg_kind_name(d->kind), d->syscall[0] ? d->syscall : "-",
+		d->errno_name[0] ? d->errno_name : "-", d->capability[0] ? d->capability : "-",
+		d->path[0] ? d->path : "-");
+}
+
+static void print_new(const struct hg_stored_container *c, void *ctx)
+{
+	struct print_ctx *pc = ctx;
+	if (c->origin.cgroup_id != pc->origin->cgroup_id ||
+	    strcmp(c->origin.container_id, pc->origin->container_id) != 0)
+		return;
+	for (size_t i = 0; i < c->n_denials; i++) {
+		const struct hg_stored_denial *sd = &c->denials[i];
+		if (strcmp(sd->id, pc->id) != 0)
+			continue;
+		if (pc->pl->format == HG_LOG_JSON) {
+			json_t *o = hg_report_log_line(c, sd);
+			if (o) {
+				json_dumpf(o, pc->pl->out, JSON_COMPACT);
+				fputc('\n', pc->pl->out);
+				json_decref(o);
+			}
+		} else {
+			print_text(pc->pl->out, c, sd);
+		}
+		fflush(pc->pl->out);
+		return;
+	}
+}
+
+int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
+		    uint64_t count)
+{
+	char id[12];
+	int r = hg_store_add(pl->store, o, d, count, id);
+	if (r == -ENOSPC)
+		pl->store_full += count ? count : 1;
+	if (r == 1 && pl->out) {
+		struct print_ctx pc = { pl, o, id };
+		hg_store_foreach(pl->store, print_new, &pc);
+	}
+	return r;
+}
+
+int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct hg_denial d;
+	struct hg_origin o;
+	int r;
+
+	pl->records++;
+	r = hg_classify_event(ev, pl->boot_to_wall_ns, &d, &o);
+	if (r < 0) {
+		pl->malformed++;
+		return 0;
+	}
+	if (r == HG_CLASSIFIED_HINT) {
+		pl->hints++;
+		hg_store_add_hint(pl->store, &o, &d);
+		return 0;
+	}
+	/* Counted records get their exact totals from the aggregation map; records the map
+	 * had no room for are counted one by one. */
+	hg_pipeline_add(pl, &o, &d, (ev->flags & HG_EV_UNCOUNTED) ? 1 : 0);
+	if (!(ev->flags & HG_EV_UNCOUNTED))
+		hg_store_set_count(pl->store, &ev->key, ev->count, d.ts_ns);
+	return 0;
+}
+
+void hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct timespec now;
+	if (key->kind == HG_RAW_HINT)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	hg_store_set_count(pl->store, key, total,
+			   (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+}

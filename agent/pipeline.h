@@ -1,0 +1,34 @@
+/* pipeline: probe records → classify → store, and the live standalone output
+ * (one line per new denial on stdout, text or JSON). */
+#ifndef HGDIAG_PIPELINE_H
+#define HGDIAG_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "hgdiag_event.h"
+#include "store.h"
+
+enum hg_log_format { HG_LOG_TEXT = 0, HG_LOG_JSON };
+
+struct hg_pipeline {
+	struct hg_store *store;
+	FILE *out;                     /* live denials; NULL for none */
+	enum hg_log_format format;
+	uint64_t boot_to_wall_ns;
+	uint64_t records;              /* probe records handled */
+	uint64_t malformed;            /* records classify refused */
+	uint64_t hints;
+	uint64_t store_full;           /* denials the store's bounds refused */
+};
+
+void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
+		      enum hg_log_format format);
+/* hg_probe_event_fn */
+int hg_pipeline_on_event(const struct hg_event *ev, void *pipeline);
+/* hg_probe_count_fn: exact totals from the probe's aggregation map */
+void hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *pipeline);
+/* Adds a classified denial (any source) and prints it when new. Returns as hg_store_add. */
+int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
+		    uint64_t count);
+
+#endif
