@@ -36,7 +36,7 @@ endif
 DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev bpftool libseccomp-dev libaudit-dev \
             libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev check \
             libsubunit-dev runc busybox-static iproute2 util-linux procps curl \
-            prometheus libclang-rt-14-dev
+            prometheus libclang-rt-14-dev jq
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))

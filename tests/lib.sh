@@ -1,0 +1,97 @@
+# Shared helpers for integration tests (bash). Source it; it sets `set -u`, a temp dir
+# $T removed at exit, and the agent start/stop/wait helpers.
+set -u
+: "${BUILD:=build}"
+: "${HG_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+AGENT=$HG_ROOT/$BUILD/hgdiag-agent
+CLI=$HG_ROOT/$BUILD/hgdiag
+PROVOKE=$HG_ROOT/$BUILD/helpers/provoke
+T=$(mktemp -d /tmp/hgdiag-test.XXXXXX)
+chmod 755 "$T"
+HG_FAILS=0
+HG_CHECKS=0
+HG_AGENT_PID=
+HG_CLEANUPS=()
+
+hg_cleanup() {
+	local i
+	for ((i = ${#HG_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${HG_CLEANUPS[$i]}" >/dev/null 2>&1; done
+	[ -n "$HG_AGENT_PID" ] && kill -TERM "$HG_AGENT_PID" 2>/dev/null && wait "$HG_AGENT_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap hg_cleanup EXIT
+hg_on_exit() { HG_CLEANUPS+=("$1"); }
+
+pass() { HG_CHECKS=$((HG_CHECKS + 1)); echo "  ok   $*"; }
+fail() { HG_CHECKS=$((HG_CHECKS + 1)); HG_FAILS=$((HG_FAILS + 1)); echo "  FAIL $*"; }
+hg_done() {
+	echo "  $((HG_CHECKS - HG_FAILS)) of $HG_CHECKS checks passed"
+	[ "$HG_FAILS" -eq 0 ] && [ "$HG_CHECKS" -gt 0 ]
+}
+
+# hg_start_agent [ARGS...]: runs the agent with JSON output into $T/agent.out, logs in
+# $T/agent.err, and waits until it is attached (and listening, when it serves HTTP).
+hg_start_agent() {
+	"$AGENT" --log-format json --listen 127.0.0.1:0 "$@" >"$T/agent.out" 2>"$T/agent.err" &
+	HG_AGENT_PID=$!
+	local i
+	for ((i = 0; i < 300; i++)); do
+		if grep -q "attached" "$T/agent.err" 2>/dev/null; then
+			HG_AGENT_URL=$(grep -o 'listening on http://[0-9.:]*' "$T/agent.err" | head -1 | sed 's/listening on //')
+			return 0
+		fi
+		kill -0 "$HG_AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "agent did not start:"; cat "$T/agent.err"
+	return 1
+}
+
+# hg_stop_agent: SIGTERM and wait; returns the agent's exit status.
+hg_stop_agent() {
+	local rc=0
+	kill -TERM "$HG_AGENT_PID" 2>/dev/null
+	wait "$HG_AGENT_PID" || rc=$?
+	HG_AGENT_PID=
+	return $rc
+}
+
+# hg_wait_denial JQ_CONDITION [TIMEOUT_S]: prints the first live-output line matching the
+# condition, waiting for it; returns 1 when none came.
+hg_wait_denial() {
+	local cond=$1 tries=$(( ${2:-15} * 10 )) line i
+	for ((i = 0; i < tries; i++)); do
+		line=$(jq -c "select($cond)" "$T/agent.out" 2>/dev/null | head -1)
+		[ -n "$line" ] && { echo "$line"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# hg_count_denials JQ_CONDITION: how many live-output lines match now.
+hg_count_denials() {
+	jq -c "select($1)" "$T/agent.out" 2>/dev/null | wc -l
+}
+
+# hg_sync: provokes a marker denial and waits for it, so every earlier record has been
+# handled (the ring buffer is ordered).
+hg_sync() {
+	local marker="$T/sync-$RANDOM$RANDOM"
+	mkdir -p "$T/syncro"
+	if ! mountpoint -q "$T/syncro"; then
+		mount -t tmpfs -o ro tmpfs "$T/syncro"
+		hg_on_exit "umount -l '$T/syncro'"
+	fi
+	"$PROVOKE" touch "$T/syncro/${marker##*/}" >/dev/null
+	hg_wait_denial ".path == \"$T/syncro/${marker##*/}\"" 15 >/dev/null
+}
+
+# hg_expect NAME JSON_LINE JQ_CONDITION: asserts the denial line satisfies the condition.
+hg_expect() {
+	local name=$1 line=$2 cond=$3
+	if [ -n "$line" ] && echo "$line" | jq -e "$cond" >/dev/null 2>&1; then
+		pass "$name"
+	else
+		fail "$name: got ${line:-nothing}; wanted $cond"
+	fi
+}
