@@ -41,7 +41,10 @@ static bool yaml_needs_quotes(const char *s)
 		return true;
 	if (*p == '.')
 		p++;
-	return isdigit((unsigned char)*p);
+	if (!isdigit((unsigned char)*p))
+		return false;
+	/* Digits first: a number unless a character no number spelling has ("64Mi"). */
+	return strspn(p, "0123456789abcdefABCDEFxXoO_.:+-") == strlen(p);
 }
 
 static int emit(yaml_emitter_t *e, yaml_event_t *ev)
@@ -53,7 +56,8 @@ static int emit_scalar(yaml_emitter_t *e, const char *s, size_t len, bool is_str
 {
 	yaml_event_t ev;
 	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
-	if (is_string && (yaml_needs_quotes(s) || strlen(s) != len))
+	/* Double quotes also keep line breaks visible as \n instead of folded lines. */
+	if (is_string && (yaml_needs_quotes(s) || strlen(s) != len || strpbrk(s, "\n\r\t")))
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)s, (int)len, 1, 1,
 					  style))
@@ -220,7 +224,7 @@ static void render_suggestion(FILE *f, const json_t *s, const struct style *st)
 	const json_t *eff = json_object_get(s, "effective");
 	bool effective = !json_is_false(eff);
 	const char *why = str(s, "why");
-	fprintf(f, "  %s%s suggestion%s [risk %s] %s", st->bold, effective ? st->green : st->yellow,
+	fprintf(f, "  %s%ssuggestion%s [risk %s] %s", st->bold, effective ? st->green : st->yellow,
 		st->off, str_or(s, "risk", "unknown"), str_or(s, "summary", "(no summary)"));
 	if (!effective)
 		fprintf(f, " %s(would NOT take effect: %s)%s\n", st->yellow,
