@@ -182,7 +182,8 @@ static void write_store(FILE *f, struct collect *col, const struct hg_agent_metr
 			size_t max_series)
 {
 	/* Merge denials whose label sets are equal (two paths of one syscall), then cap. */
-	qsort(col->v, col->n, sizeof(*col->v), cmp_series);
+	if (col->n)
+		qsort(col->v, col->n, sizeof(*col->v), cmp_series);
 	size_t distinct = 0, written = 0;
 	header(f, "hgdiag_denials_total", "counter",
 	       "Denials seen, by pod, container, kind and reason (syscall, capability or operation).");
@@ -203,7 +204,8 @@ static void write_store(FILE *f, struct collect *col, const struct hg_agent_metr
 	fprintf(f, "hgdiag_metrics_series_dropped_total %zu\n", distinct - written);
 
 	size_t pods = 0;
-	qsort(col->pods, col->n_pods, sizeof(*col->pods), cmp_str);
+	if (col->n_pods)
+		qsort(col->pods, col->n_pods, sizeof(*col->pods), cmp_str);
 	for (size_t i = 0; i < col->n_pods; i++)
 		if (i == 0 || strcmp(col->pods[i], col->pods[i - 1]) != 0)
 			pods++;
