@@ -1,0 +1,766 @@
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <yaml.h>
+#include "cli.h"
+
+#ifndef HGDIAG_VERSION
+#define HGDIAG_VERSION "0.0.0"
+#endif
+
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+
+/* ---- YAML ------------------------------------------------------------------------- */
+
+/* Plain scalars YAML 1.1 (what Helm's parser follows) would read as bool, null or number. */
+static bool yaml_needs_quotes(const char *s)
+{
+	static const char *const words[] = {
+		"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+		"false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null",
+		"NULL", "~", "<<", "=",
+	};
+	if (!*s)
+		return true;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	const char *p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (strcasecmp(p, ".inf") == 0 || strcasecmp(p, ".nan") == 0)
+		return true;
+	if (*p == '.')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	/* Digits first: a number unless a character no number spelling has ("64Mi"). */
+	return strspn(p, "0123456789abcdefABCDEFxXoO_.:+-") == strlen(p);
+}
+
+static int emit(yaml_emitter_t *e, yaml_event_t *ev)
+{
+	return yaml_emitter_emit(e, ev) ? 0 : -EIO;
+}
+
+static int emit_scalar(yaml_emitter_t *e, const char *s, size_t len, bool is_string)
+{
+	yaml_event_t ev;
+	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
+	/* Double quotes also keep line breaks visible as \n instead of folded lines. */
+	if (is_string && (yaml_needs_quotes(s) || strlen(s) != len || strpbrk(s, "\n\r\t")))
+		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)s, (int)len, 1, 1,
+					  style))
+		return -ENOMEM;
+	return emit(e, &ev);
+}
+
+static int emit_value(yaml_emitter_t *e, const json_t *v)
+{
+	yaml_event_t ev;
+	int r;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *item;
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE))
+			return -ENOMEM;
+		if ((r = emit(e, &ev)) < 0)
+			return r;
+		json_object_foreach((json_t *)v, key, item) {
+			if ((r = emit_scalar(e, key, strlen(key), true)) < 0 ||
+			    (r = emit_value(e, item)) < 0)
+				return r;
+		}
+		yaml_mapping_end_event_initialize(&ev);
+		return emit(e, &ev);
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *item;
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE))
+			return -ENOMEM;
+		if ((r = emit(e, &ev)) < 0)
+			return r;
+		json_array_foreach((json_t *)v, i, item)
+			if ((r = emit_value(e, item)) < 0)
+				return r;
+		yaml_sequence_end_event_initialize(&ev);
+		return emit(e, &ev);
+	}
+	case JSON_STRING:
+		return emit_scalar(e, json_string_value(v), json_string_length(v), true);
+	case JSON_INTEGER:
+	case JSON_REAL: {
+		_cleanup_free_ char *num = json_dumps(v, JSON_ENCODE_ANY);
+		if (!num)
+			return -ENOMEM;
+		return emit_scalar(e, num, strlen(num), false);
+	}
+	case JSON_TRUE:
+		return emit_scalar(e, "true", 4, false);
+	case JSON_FALSE:
+		return emit_scalar(e, "false", 5, false);
+	default:
+		return emit_scalar(e, "null", 4, false);
+	}
+}
+
+static int yaml_to_string(const json_t *v, char **out)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&buf, &size);
+	if (!mem)
+		return -errno;
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	int r = -ENOMEM;
+	if (!yaml_emitter_initialize(&e)) {
+		fclose(mem);
+		free(buf);
+		return -ENOMEM;
+	}
+	yaml_emitter_set_output_file(&e, mem);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_emitter_set_width(&e, -1); /* never fold a long command line */
+	yaml_emitter_set_indent(&e, 2);
+	if (yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && !(r = emit(&e, &ev)) &&
+	    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+	    !(r = emit(&e, &ev)) && !(r = emit_value(&e, v)) &&
+	    yaml_document_end_event_initialize(&ev, 1) && !(r = emit(&e, &ev)) &&
+	    yaml_stream_end_event_initialize(&ev) && !(r = emit(&e, &ev)))
+		r = yaml_emitter_flush(&e) ? 0 : -EIO;
+	yaml_emitter_delete(&e);
+	if (fclose(mem) != 0 && r == 0)
+		r = -EIO;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	return 0;
+}
+
+int hg_yaml_write(FILE *f, const json_t *value, unsigned indent)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = yaml_to_string(value, &text);
+	if (r < 0)
+		return r;
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		nl = strchrnul(line, '\n');
+		fprintf(f, "%*s%.*s\n", (int)indent, "", (int)(nl - line), line);
+		if (!*nl)
+			break;
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- text report ------------------------------------------------------------------ */
+
+struct style {
+	const char *bold, *red, *green, *yellow, *dim, *off;
+};
+
+static struct style style_for(bool color)
+{
+	if (!color)
+		return (struct style){ "", "", "", "", "", "" };
+	return (struct style){ "\033[1m", "\033[31m", "\033[32m", "\033[33m", "\033[2m", "\033[0m" };
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : NULL;
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *fallback)
+{
+	const char *s = str(o, key);
+	return s ? s : fallback;
+}
+
+static bool non_empty(const json_t *v)
+{
+	return v && !json_is_null(v) &&
+	       !((json_is_object(v) && json_object_size(v) == 0) ||
+		 (json_is_array(v) && json_array_size(v) == 0));
+}
+
+/* "mkdir EROFS /var/cache/nginx/client_temp": what was refused, most telling first. */
+static void denial_detail(const json_t *d, char *buf, size_t size)
+{
+	static const char *const keys[] = { "operation", "syscall", "errno", "capability", "path",
+					    "profile" };
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && n + 1 < size; i++) {
+		const char *v = str(d, keys[i]);
+		if (!v)
+			continue;
+		int w = snprintf(buf + n, size - n, "%s%s", n ? " " : "", v);
+		if (w < 0)
+			break;
+		n += (size_t)w < size - n ? (size_t)w : size - n - 1;
+	}
+	if (!buf[0])
+		snprintf(buf, size, "-");
+}
+
+static void render_suggestion(FILE *f, const json_t *s, const struct style *st)
+{
+	const json_t *eff = json_object_get(s, "effective");
+	bool effective = !json_is_false(eff);
+	const char *why = str(s, "why");
+	fprintf(f, "  %s%ssuggestion%s [risk %s] %s", st->bold, effective ? st->green : st->yellow,
+		st->off, str_or(s, "risk", "unknown"), str_or(s, "summary", "(no summary)"));
+	if (!effective)
+		fprintf(f, " %s(would NOT take effect: %s)%s\n", st->yellow,
+			why ? why : "see the other suggestion", st->off);
+	else
+		fputc('\n', f);
+	if (effective && why)
+		fprintf(f, "      why: %s\n", why);
+	static const char *const snippets[][2] = {
+		{ "values", "values" },
+		{ "patch", "patch" },
+		{ "seccomp_profile", "seccomp profile" },
+		{ "rules", "rules" },
+	};
+	for (size_t i = 0; i < sizeof(snippets) / sizeof(snippets[0]); i++) {
+		const json_t *v = json_object_get(s, snippets[i][0]);
+		if (!non_empty(v))
+			continue;
+		fprintf(f, "      %s%s:%s\n", st->dim, snippets[i][1], st->off);
+		hg_yaml_write(f, v, 8);
+	}
+}
+
+static void render_container(FILE *f, const json_t *c, const struct style *st)
+{
+	const char *name = str(c, "name");
+	const char *id = str(c, "id");
+	fprintf(f, "\n%scontainer %s%s", st->bold, name ? name : id ? "" : "(unnamed)", st->off);
+	if (id)
+		fprintf(f, "%s%.12s", name ? " " : "", id);
+	if (str(c, "cgroup") && !name)
+		fprintf(f, " %s(cgroup %s)%s", st->dim, str(c, "cgroup"), st->off);
+	fputc('\n', f);
+
+	const json_t *denials = json_object_get(c, "denials");
+	if (json_array_size(denials) == 0)
+		fprintf(f, "  no denials\n");
+	size_t i;
+	json_t *d;
+	json_array_foreach(denials, i, d) {
+		char detail[1024];
+		denial_detail(d, detail, sizeof(detail));
+		fprintf(f, "  %sdenied%s %-14s %s  x%lld  last seen %s\n", st->red, st->off,
+			str_or(d, "kind", "unknown"), detail,
+			(long long)json_integer_value(json_object_get(d, "count")),
+			str_or(d, "last_seen", "-"));
+	}
+	json_t *s;
+	json_array_foreach(json_object_get(c, "suggestions"), i, s)
+		render_suggestion(f, s, st);
+}
+
+int hg_cli_render_pod(FILE *f, const json_t *doc, bool color)
+{
+	struct style st = style_for(color);
+	const json_t *pod = json_object_get(doc, "pod");
+	if (!json_is_object(doc) || !json_is_object(pod))
+		return -EINVAL;
+	fprintf(f, "%spod %s/%s%s on node %s\n", st.bold, str_or(pod, "namespace", "?"),
+		str_or(pod, "name", "?"), st.off, str_or(doc, "node", "(unknown)"));
+	const json_t *containers = json_object_get(doc, "containers");
+	size_t denials = 0, i;
+	json_t *c;
+	json_array_foreach(containers, i, c)
+		denials += json_array_size(json_object_get(c, "denials"));
+	if (!denials) {
+		fprintf(f, "no denials recorded: the sandbox has refused nothing so far\n");
+		return ferror(f) ? -EIO : 0;
+	}
+	json_array_foreach(containers, i, c)
+		render_container(f, c, &st);
+	const json_t *values = json_object_get(doc, "values");
+	if (non_empty(values)) {
+		fprintf(f, "\n%svalues to merge (helm upgrade -f values.yaml):%s\n", st.bold, st.off);
+		hg_yaml_write(f, values, 2);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- list table ------------------------------------------------------------------- */
+
+#define LIST_COLS 7
+static const char *const list_headers[LIST_COLS] = {
+	"NAMESPACE", "POD", "CONTAINER", "KIND", "REASON", "COUNT", "LAST-SEEN",
+};
+
+struct rows {
+	char *(*v)[LIST_COLS];
+	size_t n, cap;
+};
+
+static void rows_free(struct rows *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		for (int j = 0; j < LIST_COLS; j++)
+			free(r->v[i][j]);
+	free(r->v);
+}
+
+/* Same rule as the metrics' reason label: never a path. */
+static const char *reason_of(const json_t *d)
+{
+	const char *kind = str_or(d, "kind", "");
+	if (strcmp(kind, "capability") == 0 && str(d, "capability"))
+		return str(d, "capability");
+	if ((strcmp(kind, "apparmor") == 0 || strcmp(kind, "selinux") == 0) && str(d, "operation"))
+		return str(d, "operation");
+	return str_or(d, "syscall", "-");
+}
+
+static int add_rows(struct rows *r, const char *ns, const char *pod, const json_t *c)
+{
+	char container[80];
+	const char *name = str(c, "name"), *id = str(c, "id");
+	if (name)
+		snprintf(container, sizeof(container), "%s", name);
+	else
+		snprintf(container, sizeof(container), "%.12s", id ? id : "-");
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(c, "denials"), i, d) {
+		if (r->n == r->cap) {
+			size_t cap = r->cap ? r->cap * 2 : 16;
+			void *p = realloc(r->v, cap * sizeof(*r->v));
+			if (!p)
+				return -ENOMEM;
+			r->v = p;
+			r->cap = cap;
+		}
+		char count[24];
+		snprintf(count, sizeof(count), "%lld",
+			 (long long)json_integer_value(json_object_get(d, "count")));
+		const char *cells[LIST_COLS] = { ns, pod, container, str_or(d, "kind", "-"),
+						 reason_of(d), count, str_or(d, "last_seen", "-") };
+		for (int j = 0; j < LIST_COLS; j++)
+			r->v[r->n][j] = strdup(cells[j] && cells[j][0] ? cells[j] : "-");
+		r->n++;
+		for (int j = 0; j < LIST_COLS; j++)
+			if (!r->v[r->n - 1][j])
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+size_t hg_cli_render_list(FILE *f, const json_t *doc, const char *ns, bool with_free)
+{
+	struct rows r = { 0 };
+	size_t i, j;
+	json_t *p, *c;
+	json_array_foreach(json_object_get(doc, "pods"), i, p) {
+		const json_t *pod = json_object_get(p, "pod");
+		const char *pns = str_or(pod, "namespace", "");
+		if (ns && strcmp(ns, pns) != 0)
+			continue;
+		json_array_foreach(json_object_get(p, "containers"), j, c)
+			if (add_rows(&r, pns, str_or(pod, "name", ""), c) < 0)
+				goto out;
+	}
+	if (with_free)
+		json_array_foreach(json_object_get(doc, "containers"), j, c)
+			if (add_rows(&r, "", "", c) < 0)
+				goto out;
+	if (r.n) {
+		size_t width[LIST_COLS];
+		for (int k = 0; k < LIST_COLS; k++) {
+			width[k] = strlen(list_headers[k]);
+			for (size_t row = 0; row < r.n; row++)
+				if (strlen(r.v[row][k]) > width[k])
+					width[k] = strlen(r.v[row][k]);
+		}
+		width[LIST_COLS - 1] = 0; /* no trailing blanks */
+		for (int k = 0; k < LIST_COLS; k++)
+			fprintf(f, "%-*s%s", (int)width[k], list_headers[k],
+				k + 1 < LIST_COLS ? "   " : "\n");
+		for (size_t row = 0; row < r.n; row++)
+			for (int k = 0; k < LIST_COLS; k++)
+				fprintf(f, "%-*s%s", (int)width[k], r.v[row][k],
+					k + 1 < LIST_COLS ? "   " : "\n");
+	}
+out:;
+	size_t n = r.n;
+	rows_free(&r);
+	return n;
+}
+
+/* ---- agent client ----------------------------------------------------------------- */
+
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+	size_t len = size * n;
+	if (b->len + len > 64u << 20) /* no diagnosis is this big: refuse the rest */
+		return 0;
+	char *nd = realloc(b->data, b->len + len + 1);
+	if (!nd)
+		return 0;
+	memcpy(nd + b->len, p, len);
+	b->len += len;
+	nd[b->len] = '\0';
+	b->data = nd;
+	return len;
+}
+
+/* GET url → the JSON answer and HTTP status. Returns 0, or HG_EXIT_NOT_FOUND after
+ * one line on `err` when the agent cannot be reached or answers garbage. */
+static int fetch_json(const char *url, json_t **out, long *status, FILE *err)
+{
+	struct buf b = { 0 };
+	char curl_err[CURL_ERROR_SIZE] = "";
+	CURL *c = curl_easy_init();
+	if (!c) {
+		fprintf(err, "hgdiag: cannot initialise libcurl\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "hgdiag/" HGDIAG_VERSION);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		free(b.data);
+		fprintf(err, "hgdiag: cannot reach the agent at %s: %s\n", url,
+			curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return HG_EXIT_NOT_FOUND;
+	}
+	json_error_t je;
+	*out = b.data ? json_loads(b.data, 0, &je) : NULL;
+	free(b.data);
+	if (!*out) {
+		fprintf(err, "hgdiag: the agent at %s answered HTTP %ld without a JSON document\n",
+			url, *status);
+		return HG_EXIT_NOT_FOUND;
+	}
+	return 0;
+}
+
+/* The agent base URL without trailing slashes, or NULL after the kubeconfig-mode line. */
+static char *agent_base(const struct hg_cli_opts *o, FILE *err)
+{
+	if (!o->agent || !o->agent[0]) {
+		fprintf(err, "hgdiag: kubeconfig mode (finding the pod's node through the API server) "
+			     "is not available in this build: use --agent URL or HGDIAG_AGENT\n");
+		return NULL;
+	}
+	char *base = strdup(o->agent);
+	if (!base) {
+		fprintf(err, "hgdiag: out of memory\n");
+		return NULL;
+	}
+	for (size_t n = strlen(base); n > 0 && base[n - 1] == '/'; n--)
+		base[n - 1] = '\0';
+	return base;
+}
+
+static bool want_color(FILE *out)
+{
+	const char *nc = getenv("NO_COLOR");
+	return isatty(fileno(out)) && !(nc && nc[0]);
+}
+
+static int do_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
+{
+	const char *ns = o->ns ? o->ns : "default";
+	_cleanup_free_ char *base = agent_base(o, err);
+	if (!base)
+		return HG_EXIT_NOT_FOUND;
+	char *ens = curl_easy_escape(NULL, ns, 0), *ename = curl_easy_escape(NULL, o->name, 0);
+	_cleanup_free_ char *url = NULL;
+	int r = ens && ename ? asprintf(&url, "%s/v1/pods/%s/%s", base, ens, ename) : -1;
+	curl_free(ens);
+	curl_free(ename);
+	if (r < 0) {
+		url = NULL;
+		fprintf(err, "hgdiag: out of memory\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+
+	json_auto_t *doc = NULL;
+	long status = 0;
+	if ((r = fetch_json(url, &doc, &status, err)) != 0)
+		return r;
+	if (status != 200) {
+		const char *msg = str_or(doc, "error", "no reason given");
+		if (status == 404)
+			fprintf(err, "hgdiag: pod %s/%s not found: %s\n", ns, o->name, msg);
+		else
+			fprintf(err, "hgdiag: the agent at %s answered HTTP %ld: %s\n", base, status, msg);
+		return HG_EXIT_NOT_FOUND;
+	}
+	switch (o->output) {
+	case HG_OUTPUT_JSON:
+		r = json_dumpf(doc, out, JSON_INDENT(2));
+		fputc('\n', out);
+		break;
+	case HG_OUTPUT_VALUES: {
+		const json_t *values = json_object_get(doc, "values");
+		json_auto_t *empty = json_object();
+		r = hg_yaml_write(out, values ? values : empty, 0);
+		break;
+	}
+	default:
+		r = hg_cli_render_pod(out, doc, want_color(out));
+		break;
+	}
+	if (r < 0) {
+		fprintf(err, "hgdiag: cannot print the diagnosis: the agent's document is malformed\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	return HG_EXIT_OK;
+}
+
+/* Pods of the namespace (or all), and with -A or no -n the containers outside pods. */
+static json_t *filter_denials(const json_t *doc, const char *ns, bool with_free)
+{
+	json_t *f = json_pack("{s:O?,s:[],s:[]}", "node", json_object_get(doc, "node"), "pods",
+			      "containers");
+	if (!f)
+		return NULL;
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(doc, "pods"), i, p) {
+		const char *pns = str_or(json_object_get(p, "pod"), "namespace", "");
+		if (!ns || strcmp(ns, pns) == 0)
+			json_array_append(json_object_get(f, "pods"), p);
+	}
+	if (with_free)
+		json_object_set(f, "containers", json_object_get(doc, "containers"));
+	return f;
+}
+
+static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
+{
+	/* Like kubectl: one namespace unless -A. Containers outside any pod belong to no
+	 * namespace; they are listed unless a namespace was asked for explicitly. */
+	const char *ns = o->all_namespaces ? NULL : o->ns ? o->ns : "default";
+	bool with_free = o->all_namespaces || !o->ns;
+	_cleanup_free_ char *base = agent_base(o, err);
+	if (!base)
+		return HG_EXIT_NOT_FOUND;
+	_cleanup_free_ char *url = NULL;
+	if (asprintf(&url, "%s/v1/denials", base) < 0) {
+		url = NULL;
+		fprintf(err, "hgdiag: out of memory\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	json_auto_t *doc = NULL;
+	long status = 0;
+	int r = fetch_json(url, &doc, &status, err);
+	if (r != 0)
+		return r;
+	if (status != 200) {
+		fprintf(err, "hgdiag: the agent at %s answered HTTP %ld: %s\n", base, status,
+			str_or(doc, "error", "no reason given"));
+		return HG_EXIT_NOT_FOUND;
+	}
+	if (o->output == HG_OUTPUT_JSON) {
+		json_auto_t *f = filter_denials(doc, ns, with_free);
+		if (!f) {
+			fprintf(err, "hgdiag: the agent's document is malformed\n");
+			return HG_EXIT_NOT_FOUND;
+		}
+		json_dumpf(f, out, JSON_INDENT(2));
+		fputc('\n', out);
+		return HG_EXIT_OK;
+	}
+	if (hg_cli_render_list(out, doc, ns, with_free) == 0) {
+		if (ns)
+			fprintf(err, "No denials found in namespace %s.\n", ns);
+		else
+			fprintf(err, "No denials found.\n");
+	}
+	return HG_EXIT_OK;
+}
+
+/* ---- command line ----------------------------------------------------------------- */
+
+static const char usage_text[] =
+	"Usage: hgdiag pod NAME [-n NAMESPACE] [-o text|json|values] [--agent URL] [--kubeconfig FILE]\n"
+	"       hgdiag list [-n NAMESPACE | -A] [-o text|json] [--agent URL] [--kubeconfig FILE]\n"
+	"       hgdiag --help | --version\n"
+	"\n"
+	"Shows why the sandbox refused a pod's syscalls and the smallest change that fixes it.\n"
+	"\n"
+	"  -n, --namespace NS    the pod's namespace (default: default)\n"
+	"  -A, --all-namespaces  list: every namespace\n"
+	"  -o, --output FORMAT   text (default), json (the agent's document), values (YAML for helm)\n"
+	"      --agent URL       the agent to ask, e.g. http://NODE:9464 (also HGDIAG_AGENT)\n"
+	"      --kubeconfig FILE find the pod's node through the API server\n"
+	"  -h, --help            this help\n"
+	"      --version         the version\n"
+	"\n"
+	"Exit status: 0 diagnosis printed, 1 usage error, 2 pod or agent not found.\n";
+
+struct cmd {
+	const char *name;
+	int (*func)(const struct hg_cli_opts *o, FILE *out, FILE *err);
+};
+
+static const struct cmd cmds[] = {
+	{ "pod", do_pod },
+	{ "list", do_list },
+};
+
+static bool is_prefix(const char *pfx, const char *str)
+{
+	return pfx[0] && strncmp(str, pfx, strlen(pfx)) == 0;
+}
+
+static int usage_error(FILE *err, const char *fmt, const char *arg)
+{
+	fputs("hgdiag: ", err);
+	fprintf(err, fmt, arg);
+	fputs("\nRun 'hgdiag --help' for usage.\n", err);
+	return HG_EXIT_USAGE;
+}
+
+enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION };
+
+int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
+{
+	static const struct option longopts[] = {
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "all-namespaces", no_argument, NULL, 'A' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "agent", required_argument, NULL, OPT_AGENT },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *output = NULL;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0; /* full reset: the tests parse many command lines in one process */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:o:Ah", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o->ns = optarg;
+			break;
+		case 'A':
+			o->all_namespaces = true;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_AGENT:
+			o->agent = optarg;
+			break;
+		case OPT_KUBECONFIG:
+			o->kubeconfig = optarg;
+			break;
+		case 'h':
+			o->help = true;
+			break;
+		case OPT_VERSION:
+			o->version = true;
+			break;
+		case ':':
+			return usage_error(err, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error(err, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (o->help || o->version)
+		return 0;
+	if (!o->agent) {
+		const char *env = getenv("HGDIAG_AGENT");
+		o->agent = env && env[0] ? env : NULL;
+	}
+	if (optind >= argc)
+		return usage_error(err, "%s", "missing command: pod or list");
+	const char *verb = argv[optind++];
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (is_prefix(verb, cmds[i].name))
+			o->verb = cmds[i].name;
+	if (!o->verb)
+		return usage_error(err, "unknown command '%s': use pod or list", verb);
+
+	if (o->ns && !o->ns[0])
+		return usage_error(err, "%s", "-n needs a non-empty namespace");
+	if (!output || strcmp(output, "text") == 0)
+		o->output = HG_OUTPUT_TEXT;
+	else if (strcmp(output, "json") == 0)
+		o->output = HG_OUTPUT_JSON;
+	else if (strcmp(output, "values") == 0 && strcmp(o->verb, "pod") == 0)
+		o->output = HG_OUTPUT_VALUES;
+	else
+		return usage_error(err, "unsupported output format '%s'", output);
+
+	if (strcmp(o->verb, "pod") == 0) {
+		if (o->all_namespaces)
+			return usage_error(err, "%s", "-A applies to 'list' only");
+		if (optind >= argc || !argv[optind][0])
+			return usage_error(err, "%s", "'pod' needs the pod NAME");
+		o->name = argv[optind++];
+	} else if (o->all_namespaces && o->ns) {
+		return usage_error(err, "%s", "-n and -A exclude each other");
+	}
+	if (optind < argc)
+		return usage_error(err, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int hg_cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct hg_cli_opts o;
+	int r = hg_cli_parse(argc, argv, &o, err);
+	if (r != 0)
+		return r;
+	if (o.help) {
+		fputs(usage_text, out);
+		return HG_EXIT_OK;
+	}
+	if (o.version) {
+		fprintf(out, "hgdiag %s\n", HGDIAG_VERSION);
+		return HG_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(o.verb, cmds[i].name) == 0) {
+			r = cmds[i].func(&o, out, err);
+			fflush(out);
+			return r;
+		}
+	return HG_EXIT_USAGE;
+}

@@ -1,0 +1,28 @@
+/* The diagnosis documents of ../shared/contract.md, built from the store: one pod
+ * (GET /v1/pods/{ns}/{name}) and the whole node (GET /v1/denials). */
+#ifndef HGDIAG_DIAGNOSIS_H
+#define HGDIAG_DIAGNOSIS_H
+
+#include <jansson.h>
+#include "advice.h"
+#include "store.h"
+
+/* {node, pod: {namespace, name, uid}, containers: [...], values} for the containers the
+ * store has named ns/pod (or whose pod uid is `uid`). When `uid` is NULL the pod is known
+ * only through the store: NULL is returned when no container matches. When `uid` is given
+ * (the pod cache knows the pod) the document is returned even without containers.
+ * `env` may be NULL (defaults). Returns NULL on allocation failure too. */
+json_t *hg_diagnosis_pod_uid(struct hg_store *store, const char *node, const char *ns,
+			     const char *pod, const char *uid, const struct hg_advice_env *env);
+
+/* hg_diagnosis_pod_uid() with no pod cache: NULL when the store knows no such pod. */
+json_t *hg_diagnosis_pod(struct hg_store *store, const char *node, const char *ns,
+			 const char *pod, const struct hg_advice_env *env);
+
+/* {node, pods: [diagnosis...], containers: [container...]}: every pod with denials, and the
+ * containers that belong to no known pod (with "cgroup", and "pod_uid" when known).
+ * Returns NULL only on allocation failure. */
+json_t *hg_diagnosis_all(struct hg_store *store, const char *node,
+			 const struct hg_advice_env *env);
+
+#endif

@@ -1,0 +1,478 @@
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include "diagnosis.h"
+#include "http.h"
+
+#ifndef HGDIAG_VERSION
+#define HGDIAG_VERSION "0.0.0"
+#endif
+
+enum route { R_HEALTHZ, R_READYZ, R_METRICS, R_POD, R_DENIALS, R_OTHER, R_MAX };
+static const char *const route_names[R_MAX] = {
+	[R_HEALTHZ] = "healthz", [R_READYZ] = "readyz", [R_METRICS] = "metrics",
+	[R_POD] = "pod", [R_DENIALS] = "denials", [R_OTHER] = "other",
+};
+
+struct hg_http {
+	struct hg_http_opts opts;
+	char *node_name, *version, *kernel;   /* owned copies */
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	pthread_mutex_t lock;                 /* guards counts */
+	struct hg_http_count counts[HG_METRICS_HTTP_MAX];
+	size_t n_counts;
+};
+
+/* Per-request state: how much body the client sent (GET has none worth reading). */
+struct request {
+	size_t body;
+	bool replied;
+};
+
+static void count(struct hg_http *h, enum route r, unsigned code)
+{
+	pthread_mutex_lock(&h->lock);
+	size_t i;
+	for (i = 0; i < h->n_counts; i++)
+		if (h->counts[i].code == code && strcmp(h->counts[i].route, route_names[r]) == 0)
+			break;
+	if (i == h->n_counts && h->n_counts < HG_METRICS_HTTP_MAX) {
+		snprintf(h->counts[i].route, sizeof(h->counts[i].route), "%s", route_names[r]);
+		h->counts[i].code = code;
+		h->counts[i].value = 0;
+		h->n_counts++;
+	}
+	if (i < h->n_counts)
+		h->counts[i].value++;
+	pthread_mutex_unlock(&h->lock);
+}
+
+size_t hg_http_counts(struct hg_http *h, struct hg_http_count *out, size_t max)
+{
+	pthread_mutex_lock(&h->lock);
+	size_t n = h->n_counts < max ? h->n_counts : max;
+	memcpy(out, h->counts, n * sizeof(*out));
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+/* Queues `body` (malloc'ed, taken over) with the status and content type. */
+static enum MHD_Result reply(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+			     unsigned code, const char *ctype, char *body, size_t len,
+			     const char *allow)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result ret = MHD_queue_response(conn, code, resp);
+	MHD_destroy_response(resp);
+	count(h, r, code);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+				  unsigned code, const char *text)
+{
+	char *body = strdup(text);
+	if (!body)
+		return MHD_NO;
+	return reply(h, conn, r, code, "text/plain; charset=utf-8", body, strlen(body), NULL);
+}
+
+static enum MHD_Result reply_json(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+				  unsigned code, json_t *doc /* taken over */, const char *allow)
+{
+	char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!body) {
+		body = strdup("{\"error\":\"internal error: cannot encode the answer\"}");
+		code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		if (!body)
+			return MHD_NO;
+	}
+	size_t len = strlen(body);
+	/* One document per line for curl users; json_dumps left room for the NUL only. */
+	char *nl = realloc(body, len + 2);
+	if (nl) {
+		body = nl;
+		body[len++] = '\n';
+		body[len] = '\0';
+	}
+	return reply(h, conn, r, code, "application/json", body, len, allow);
+}
+
+static enum MHD_Result reply_error(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+				   unsigned code, const char *allow, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static enum MHD_Result reply_error(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+				   unsigned code, const char *allow, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *doc = json_pack("{s:s}", "error", msg);
+	if (!doc) /* the message quoted invalid UTF-8 from the client */
+		doc = json_pack("{s:s}", "error", "malformed request");
+	return reply_json(h, conn, r, code, doc, allow);
+}
+
+static enum MHD_Result serve_metrics(struct hg_http *h, struct MHD_Connection *conn)
+{
+	struct hg_agent_metrics *a = calloc(1, sizeof(*a));
+	if (!a)
+		return MHD_NO;
+	a->pods_tracked = -1;
+	if (h->opts.agent_metrics)
+		h->opts.agent_metrics(a, h->opts.ctx);
+	a->n_http = hg_http_counts(h, a->http, HG_METRICS_HTTP_MAX);
+	struct hg_metrics_opts mo = {
+		.version = h->version,
+		.kernel = h->kernel,
+		.max_denial_series = h->opts.max_denial_series,
+	};
+	char *text = NULL;
+	size_t len = 0;
+	int r = hg_metrics_render(&text, &len, h->opts.store, a, &mo);
+	free(a);
+	if (r < 0)
+		return reply_error(h, conn, R_METRICS, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+				   "cannot render metrics: %s", strerror(-r));
+	return reply(h, conn, R_METRICS, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+		     text, len, NULL);
+}
+
+/* Kubernetes object names: DNS subdomains. Anything else cannot name a pod. */
+static bool valid_name(const char *s, size_t len)
+{
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn, const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	if (!slash || strchr(slash + 1, '/') || !valid_name(rest, (size_t)(slash - rest)) ||
+	    !valid_name(slash + 1, strlen(slash + 1)))
+		return reply_error(h, conn, R_POD, MHD_HTTP_BAD_REQUEST, NULL,
+				   "malformed path: expected /v1/pods/{namespace}/{name}");
+	char ns[254], name[254];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - rest), rest);
+	snprintf(name, sizeof(name), "%s", slash + 1);
+
+	json_t *doc;
+	if (h->opts.pod_lookup) {
+		char uid[HG_POD_UID_MAX] = "";
+		if (h->opts.pod_lookup(ns, name, uid, h->opts.ctx) < 0)
+			return reply_error(h, conn, R_POD, MHD_HTTP_NOT_FOUND, NULL,
+					   "pod %s/%s is not on node %s", ns, name,
+					   h->node_name ? h->node_name : "(unknown)");
+		doc = hg_diagnosis_pod_uid(h->opts.store, h->node_name, ns, name, uid,
+					   h->opts.advice_env);
+	} else {
+		doc = hg_diagnosis_pod(h->opts.store, h->node_name, ns, name, h->opts.advice_env);
+		if (!doc)
+			return reply_error(h, conn, R_POD, MHD_HTTP_NOT_FOUND, NULL,
+					   "no denials recorded for pod %s/%s on node %s", ns, name,
+					   h->node_name ? h->node_name : "(unknown)");
+	}
+	if (!doc)
+		return reply_error(h, conn, R_POD, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+				   "cannot build the diagnosis: out of memory");
+	return reply_json(h, conn, R_POD, MHD_HTTP_OK, doc, NULL);
+}
+
+static enum route route_of(const char *url)
+{
+	if (strcmp(url, "/healthz") == 0)
+		return R_HEALTHZ;
+	if (strcmp(url, "/readyz") == 0)
+		return R_READYZ;
+	if (strcmp(url, "/metrics") == 0)
+		return R_METRICS;
+	if (strcmp(url, "/v1/denials") == 0)
+		return R_DENIALS;
+	if (strcmp(url, "/v1/pods") == 0 || strncmp(url, "/v1/pods/", 9) == 0)
+		return R_POD;
+	return R_OTHER;
+}
+
+static enum MHD_Result dispatch(struct hg_http *h, struct MHD_Connection *conn, const char *url,
+				const char *method)
+{
+	if (strlen(url) > h->opts.max_url)
+		return reply_error(h, conn, R_OTHER, MHD_HTTP_URI_TOO_LONG, NULL,
+				   "request path longer than %zu bytes", h->opts.max_url);
+	enum route r = route_of(url);
+	if (r == R_OTHER)
+		return reply_error(h, conn, r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %s", url);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply_error(h, conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+				   "method %s not allowed: use GET", method);
+	switch (r) {
+	case R_HEALTHZ:
+		return reply_text(h, conn, r, MHD_HTTP_OK, "ok");
+	case R_READYZ: {
+		const char *why = h->opts.is_ready ? h->opts.is_ready(h->opts.ctx) : NULL;
+		if (why)
+			return reply_error(h, conn, r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+					   "not ready: %s", why);
+		return reply_text(h, conn, r, MHD_HTTP_OK, "ok");
+	}
+	case R_METRICS:
+		return serve_metrics(h, conn);
+	case R_DENIALS: {
+		json_t *doc = hg_diagnosis_all(h->opts.store, h->node_name, h->opts.advice_env);
+		if (!doc)
+			return reply_error(h, conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+					   "cannot build the denials: out of memory");
+		return reply_json(h, conn, r, MHD_HTTP_OK, doc, NULL);
+	}
+	case R_POD:
+		return serve_pod(h, conn, url[8] == '/' ? url + 9 : "");
+	default:
+		return MHD_NO;
+	}
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct hg_http *h = cls;
+	struct request *req = *con_cls;
+	(void)version;
+	(void)upload_data;
+
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		/* Refuse an announced oversized body before reading it. */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > h->opts.max_body) {
+			req->replied = true;
+			return reply_error(h, conn, route_of(url), MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+					   "request body larger than %zu bytes", h->opts.max_body);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/* No route takes a body: discard it. */
+		req->body += *upload_data_size;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->replied)
+		return MHD_YES;
+	if (req->body > h->opts.max_body) {
+		req->replied = true;
+		return reply_error(h, conn, route_of(url), MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+				   "request body larger than %zu bytes", h->opts.max_body);
+	}
+	req->replied = true;
+	return dispatch(h, conn, url, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+/* "ADDR:PORT", "[ADDR]:PORT" or ":PORT" → a listening socket. */
+static int listen_on(const char *listen_addr, int *out_fd, uint16_t *out_port, int *family)
+{
+	char host[256], port[16];
+	const char *colon = strrchr(listen_addr, ':');
+	if (!colon || !colon[1] || strlen(colon + 1) >= sizeof(port))
+		return -EINVAL;
+	size_t hlen = (size_t)(colon - listen_addr);
+	const char *hstart = listen_addr;
+	if (hlen >= 2 && hstart[0] == '[' && hstart[hlen - 1] == ']') {
+		hstart++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hstart, hlen);
+	host[hlen] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	for (const char *p = port; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+	};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0 || !res)
+		return -EINVAL;
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int e = -errno;
+		freeaddrinfo(res);
+		return e;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	*family = res->ai_family;
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		int e = -errno;
+		freeaddrinfo(res);
+		close(fd);
+		return e;
+	}
+	freeaddrinfo(res);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	*out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						   : ((struct sockaddr_in *)&ss)->sin_port);
+	*out_fd = fd;
+	return 0;
+}
+
+static void http_free(struct hg_http *h)
+{
+	if (!h)
+		return;
+	free(h->node_name);
+	free(h->version);
+	free(h->kernel);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+int hg_http_start(struct hg_http **out, const struct hg_http_opts *opts)
+{
+	if (!opts || !opts->store)
+		return -EINVAL;
+	struct hg_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_init(&h->lock, NULL);
+	h->opts = *opts;
+	h->listen_fd = -1;
+	if (!h->opts.listen)
+		h->opts.listen = "0.0.0.0:9464";
+	if (!h->opts.max_connections)
+		h->opts.max_connections = 64;
+	if (!h->opts.timeout_s)
+		h->opts.timeout_s = 10;
+	if (!h->opts.threads)
+		h->opts.threads = 2;
+	if (!h->opts.max_url)
+		h->opts.max_url = 1024;
+	if (!h->opts.max_body)
+		h->opts.max_body = 4096;
+
+	struct utsname u;
+	const char *kernel = opts->kernel ? opts->kernel : uname(&u) == 0 ? u.release : "";
+	h->node_name = opts->node_name ? strdup(opts->node_name) : NULL;
+	h->version = strdup(opts->version ? opts->version : HGDIAG_VERSION);
+	h->kernel = strdup(kernel);
+	if ((opts->node_name && !h->node_name) || !h->version || !h->kernel) {
+		http_free(h);
+		return -ENOMEM;
+	}
+
+	int family = AF_INET;
+	int r = listen_on(h->opts.listen, &h->listen_fd, &h->port, &family);
+	if (r < 0) {
+		http_free(h);
+		return r;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+	if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, h,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)h->opts.threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->opts.max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->opts.timeout_s,
+		/* Request line and headers must fit: longer ones get MHD's own 414/431. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(h->opts.max_url + 16 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+		MHD_OPTION_END);
+	if (!h->daemon) {
+		close(h->listen_fd);
+		http_free(h);
+		return -EIO;
+	}
+	*out = h;
+	return 0;
+}
+
+uint16_t hg_http_port(const struct hg_http *h)
+{
+	return h ? h->port : 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void hg_http_stop(struct hg_http *h, unsigned grace_ms)
+{
+	if (!h)
+		return;
+	/* Stop accepting first; in-flight requests finish until the deadline. */
+	MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+	uint64_t deadline = now_ms() + grace_ms;
+	while (now_ms() < deadline) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!info || info->num_connections == 0)
+			break;
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(h->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	http_free(h);
+}
