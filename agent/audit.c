@@ -382,14 +382,19 @@ static int fill_seccomp(const struct fields *fs, struct hg_audit_record *r)
 			free(name);
 		}
 	} else {
+		if (!isalpha((unsigned char)f->val.p[0]))
+			return -EINVAL;
 		copy_span(d->syscall, sizeof(d->syscall), f->val);
 		int nr = seccomp_syscall_resolve_name_arch(r->arch, d->syscall);
 		d->nr = nr >= 0 ? nr : -1;
 	}
 
 	int sig = 0;
+	f = get(fs, "sig");
 	if (field_int(fs, "sig", 0, 128, &sig))
 		r->sig = sig;
+	else if (f && span_eq(f->val, "SIGSYS"))   /* ausearch -i */
+		r->sig = SIGSYS;
 	if (field_ull(fs, "code", 16, &v) && v <= UINT32_MAX) {
 		r->code = (uint32_t)v;
 		r->action = seccomp_action(r->code);
