@@ -119,26 +119,33 @@ static void copy_span(char *dst, size_t n, struct span s)
 	dst[len] = '\0';
 }
 
-/* A string field as the kernel logs it (audit_log_untrustedstring): quoted, or, when it
- * holds a space, a quote or a control character, hex without quotes. */
+/* A string field as the kernel logs it (audit_log_n_untrustedstring): quoted, or hex
+ * without quotes when it holds a quote, a blank, a control or a non-ASCII byte. An
+ * unquoted value that decodes to none of those was never encoded (ausearch -i prints
+ * plain words such as comm=4142): it is kept as it is. */
 static void copy_str(char *dst, size_t n, const struct field *f)
 {
 	if (!f) {
 		dst[0] = '\0';
 		return;
 	}
-	if (!is_hex_encoded(f)) {
-		copy_span(dst, n, f->val);
-		return;
+	if (is_hex_encoded(f)) {
+		size_t o = 0;
+		bool needed = false;
+		for (size_t i = 0; i + 1 < f->val.n; i += 2) {
+			unsigned char c = (unsigned char)(hexval(f->val.p[i]) << 4 | hexval(f->val.p[i + 1]));
+			if (c == '"' || c < 0x21 || c > 0x7e)
+				needed = true;
+			if (c == '\0')
+				break;
+			if (o + 1 < n)
+				dst[o++] = (char)c;
+		}
+		dst[o] = '\0';
+		if (needed)
+			return;
 	}
-	size_t o = 0;
-	for (size_t i = 0; i + 1 < f->val.n && o + 1 < n; i += 2) {
-		char c = (char)(hexval(f->val.p[i]) << 4 | hexval(f->val.p[i + 1]));
-		if (c == '\0')
-			break;
-		dst[o++] = c;
-	}
-	dst[o] = '\0';
+	copy_span(dst, n, f->val);
 }
 
 static bool span_to_ull(struct span s, int base, unsigned long long *out)

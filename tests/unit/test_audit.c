@@ -218,6 +218,10 @@ static const struct expect shapes[] = {
 	{ .line = "audit: type=1400 audit(2.000:6): apparmor=\"DENIED\" operation=\"mknod\" profile=\"x\" name=2F746D702F612062 pid=9 comm=6D7920617070 requested_mask=\"c\" denied_mask=\"c\" fsuid=0 ouid=0",
 	  AA_DENIED, NONE, .sec = 2, .serial = 6, .pid = 9, .comm = "my app", .operation = "mknod",
 	  .profile = "x", .path = "/tmp/a b", .requested = "c", .rule = "\"/tmp/a b\" w," },
+	/* unquoted words that merely look like hex were never encoded */
+	{ .line = "audit: type=1400 audit(2.000:9): apparmor=\"DENIED\" operation=\"open\" profile=\"x\" name=/cafe pid=9 comm=4142 requested_mask=\"r\" denied_mask=\"r\"",
+	  AA_DENIED, NONE, .sec = 2, .serial = 9, .pid = 9, .comm = "4142", .operation = "open",
+	  .profile = "x", .path = "/cafe", .requested = "r", .rule = "/cafe r," },
 	/* only requested_mask; glob characters in the path are escaped */
 	{ .line = "audit: type=1400 audit(2.000:7): apparmor=\"DENIED\" operation=\"open\" profile=\"x\" name=\"/data/f*[1]\" pid=10 comm=\"a\" requested_mask=\"rw\" fsuid=0 ouid=0",
 	  AA_DENIED, NONE, .sec = 2, .serial = 7, .pid = 10, .comm = "a", .operation = "open",
