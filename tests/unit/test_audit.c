@@ -278,6 +278,11 @@ static const struct expect shapes[] = {
 	  .family = -1, .sock_type = -1, .sec = 3, .serial = 4, .pid = 103, .comm = "t",
 	  .exe = "/t", .nr = 39, .syscall = "mkdir", .errno_name = "SIGSYS",
 	  .action = HG_SECCOMP_ACT_KILL_PROCESS },
+	/* journald's view of an audit record: audit[pid]: TYPE, no stamp */
+	{ .line = "Nov 29 10:00:00 node audit[5032]: SECCOMP auid=4294967295 uid=0 gid=0 ses=4294967295 pid=5032 comm=\"sckill\" exe=\"/x\" sig=31 arch=c000003e syscall=83 compat=0 ip=0x1 code=0x80000000",
+	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
+	  .family = -1, .sock_type = -1, .pid = 5032, .comm = "sckill", .exe = "/x", .nr = 83,
+	  .syscall = "mkdir", .errno_name = "SIGSYS", .action = HG_SECCOMP_ACT_KILL_PROCESS },
 	/* ausearch -i: names instead of numbers, a local date in the stamp (serial only) */
 	{ .line = "type=SECCOMP msg=audit(11/29/2026 10:00:00.123:14) : auid=unset uid=root pid=104 comm=t exe=/t sig=SIGSYS arch=x86_64 syscall=mkdir compat=0 ip=0x1 code=kill-process",
 	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
