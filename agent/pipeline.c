@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include "audit.h"
+#include "cgroup.h"
 #include "classify.h"
 #include "pipeline.h"
 #include "report.h"
@@ -79,6 +81,59 @@ int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const str
 	return r;
 }
 
+static void remember_pid(struct hg_pipeline *pl, uint32_t tgid, const struct hg_origin *o)
+{
+	const unsigned n = sizeof(pl->pid_cache) / sizeof(pl->pid_cache[0]);
+	for (unsigned i = 0; i < n; i++)
+		if (pl->pid_cache[i].tgid == tgid) {
+			pl->pid_cache[i].origin = *o;
+			return;
+		}
+	pl->pid_cache[pl->pid_cache_next].tgid = tgid;
+	pl->pid_cache[pl->pid_cache_next].origin = *o;
+	pl->pid_cache_next = (pl->pid_cache_next + 1) % n;
+}
+
+static bool recall_pid(const struct hg_pipeline *pl, uint32_t tgid, struct hg_origin *o)
+{
+	for (unsigned i = 0; i < sizeof(pl->pid_cache) / sizeof(pl->pid_cache[0]); i++)
+		if (tgid && pl->pid_cache[i].tgid == tgid) {
+			*o = pl->pid_cache[i].origin;
+			return true;
+		}
+	return false;
+}
+
+void hg_pipeline_on_audit(const struct hg_audit_record *rec, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct hg_denial d = rec->denial;
+	struct hg_origin o;
+	uint64_t count = 1;
+
+	if (rec->verdict != HG_AUDIT_REFUSED)
+		return;
+	pl->audit_records++;
+	if (!d.ts_ns) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		d.ts_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	}
+	/* The process may be gone (a seccomp kill): then the eBPF view of it, else the
+	 * record alone — kept, not dropped. */
+	if (hg_origin_from_pid((pid_t)d.pid, &o) < 0 && !recall_pid(pl, d.pid, &o))
+		memset(&o, 0, sizeof(o));
+	if (!d.tgid)
+		d.tgid = d.pid;
+	/* A seccomp kill is also seen by eBPF (SIGSYS), which counts it exactly: the audit
+	 * record then only merges into that denial. */
+	if (d.kind == HG_KIND_SECCOMP && pl->ebpf_sees_sigsys && rec->sig == 31) {
+		count = 0;
+		pl->audit_merged++;
+	}
+	hg_pipeline_add(pl, &o, &d, count);
+}
+
 int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 {
 	struct hg_pipeline *pl = ctx;
@@ -92,6 +147,7 @@ int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 		pl->malformed++;
 		return 0;
 	}
+	remember_pid(pl, d.tgid, &o);
 	if (r == HG_CLASSIFIED_HINT) {
 		pl->hints++;
 		hg_store_add_hint(pl->store, &o, &d);

@@ -19,7 +19,21 @@ struct hg_pipeline {
 	uint64_t malformed;            /* records classify refused */
 	uint64_t hints;
 	uint64_t store_full;           /* denials the store's bounds refused */
+	uint64_t audit_records;        /* audit records handled (refusals only) */
+	uint64_t audit_merged;         /* audit seccomp kills already seen by eBPF */
+	bool ebpf_sees_sigsys;         /* the probe's signal_generate hook is attached */
+	/* Recent pid → origin from eBPF records: audit records of processes that are gone
+	 * (a seccomp kill) still find their container. */
+	struct hg_pid_origin {
+		uint32_t tgid;
+		struct hg_origin origin;
+	} pid_cache[256];
+	unsigned pid_cache_next;
 };
+
+struct hg_audit_record;
+/* hg_audit_record_fn: refused AppArmor/seccomp/SELinux records → store. */
+void hg_pipeline_on_audit(const struct hg_audit_record *rec, void *pipeline);
 
 void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
 		      enum hg_log_format format);

@@ -83,6 +83,9 @@ static bool same_denial(const struct hg_denial *a, const struct hg_denial *b)
 {
 	if (a->source == HG_SOURCE_EBPF && b->source == HG_SOURCE_EBPF)
 		return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
+	/* A seccomp kill seen by both: eBPF may know a path, audit never does. */
+	if (a->source != b->source && a->kind == HG_KIND_SECCOMP && b->kind == HG_KIND_SECCOMP)
+		return a->nr == b->nr && strcmp(a->errno_name, b->errno_name) == 0;
 	return a->kind == b->kind && a->nr == b->nr && a->err == b->err && a->cap == b->cap &&
 	       strcmp(a->path, b->path) == 0 && strcmp(a->operation, b->operation) == 0 &&
 	       strcmp(a->profile, b->profile) == 0;
@@ -129,6 +132,14 @@ int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_
 		if (!sd->d.exe[0] && d->exe[0])
 			memcpy(sd->d.exe, d->exe, sizeof(d->exe));
 		sd->d.pid = d->pid;
+		if (d->source == HG_SOURCE_AUDIT && sd->d.source == HG_SOURCE_EBPF) {
+			/* keep the exact eBPF key for counting; the audit record confirms it */
+			struct hg_key key = sd->d.key;
+			sd->d.source = HG_SOURCE_AUDIT;
+			sd->d.key = key;
+		} else if (d->source == HG_SOURCE_EBPF && sd->d.source == HG_SOURCE_AUDIT) {
+			sd->d.key = d->key;   /* let the exact counts find it */
+		}
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
 		r = 0;
 	} else if (c->n_denials >= s->limits.max_denials_per_container) {
