@@ -520,7 +520,8 @@ static bool capability_reaches(struct advice *a, const struct hg_denial *d, cons
 	}
 	if (st.uid == 0) {
 		appendf(why, len, " %s runs as root (uid 0), so a capability added to the container "
-			"reaches its permitted and effective sets.", who(d));
+			"reaches its permitted and effective sets%s.", who(d), st.no_new_privs ?
+			" (no_new_privs does not stop it: the runtime sets it before execve)" : "");
 		return true;
 	}
 	if (n >= 0 && (st.cap_amb & (1ull << n))) {

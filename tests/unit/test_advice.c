@@ -437,6 +437,18 @@ START_TEST(root_without_nnp_gets_effective_capability)
 }
 END_TEST
 
+START_TEST(root_with_nnp_still_gets_the_capability)
+{
+	/* runc sets the capability sets before execve; root keeps them under no_new_privs. */
+	live_process("Uid:\t0\t0\t0\t0\nCapBnd:\t0\nCapPrm:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\n");
+	add_cap("kill", "CAP_KILL", 5);
+	json_t *out = advise(NULL);
+	ck_assert(json_is_true(json_object_get(nth(out, "capability", 0), "effective")));
+	ck_assert_ptr_nonnull(strstr(why(nth(out, "capability", 0)), "no_new_privs does not stop it"));
+	json_decref(out);
+}
+END_TEST
+
 START_TEST(nonroot_never_effective_capability)
 {
 	static const char *const caps[] = { "CAP_SYS_ADMIN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID" };
@@ -817,7 +829,7 @@ int main(void)
 				   deepest_existing_directory_and_hidden_content, dns1123_names,
 				   pycache_mentions_pythondontwritebytecode } },
 		{ "capability", { bind_80_nonroot_nnp, root_without_nnp_gets_effective_capability,
-				  nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
+				  root_with_nnp_still_gets_the_capability, nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
 				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
 				  dedup_two_binds } },
 		{ "seccomp", { unshare_newuser_capability_gated, keyctl_never_allowed,

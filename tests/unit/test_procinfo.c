@@ -156,6 +156,23 @@ START_TEST(image_lookups)
 }
 END_TEST
 
+START_TEST(real_proc_self)
+{
+	struct hg_proc_status st;
+	struct hg_image img;
+	enum hg_image_entry e;
+	char buf[4096];
+	ck_assert_int_eq(hg_proc_status_read("/proc", (uint32_t)getpid(), &st), 0);
+	ck_assert_uint_eq(st.uid, geteuid());
+	ck_assert_int_eq(hg_proc_exe("/proc", (uint32_t)getpid(), buf, sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "test_procinfo"));
+	ck_assert_int_eq(hg_image_open("/proc", (uint32_t)getpid(), &img), 0);
+	ck_assert_int_eq(hg_image_stat(&img, "/proc/self", false, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_SYMLINK);
+	hg_image_close(&img);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("procinfo");
@@ -164,6 +181,7 @@ int main(void)
 	tcase_add_test(tc, parse_status);
 	tcase_add_test(tc, read_status_and_exe);
 	tcase_add_test(tc, image_lookups);
+	tcase_add_test(tc, real_proc_self);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
