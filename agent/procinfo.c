@@ -1,0 +1,277 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "procinfo.h"
+
+static void close_fdp(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_close_ __attribute__((cleanup(close_fdp)))
+
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+
+/* The value after "Key:" at the start of a line, or NULL. */
+static const char *status_field(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *line = text; line && *line; ) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+			return line + klen + 1;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
+}
+
+static int parse_hex_field(const char *text, const char *key, uint64_t *out)
+{
+	const char *v = status_field(text, key);
+	if (!v)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 16);
+	if (errno || end == v)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+/* "Uid:\treal\teffective\tsaved\tfs": the effective one decides capabilities at execve. */
+static int parse_id_field(const char *text, const char *key, uint32_t *out)
+{
+	const char *v = status_field(text, key);
+	unsigned real, eff;
+	if (!v || sscanf(v, "%u %u", &real, &eff) != 2)
+		return -EINVAL;
+	*out = eff;
+	return 0;
+}
+
+int hg_proc_status_parse(const char *text, struct hg_proc_status *out)
+{
+	struct hg_proc_status st = {0};
+	int r;
+
+	if (!text || !out)
+		return -EINVAL;
+	if ((r = parse_id_field(text, "Uid", &st.uid)) < 0)
+		return r;
+	if (parse_id_field(text, "Gid", &st.gid) < 0)
+		st.gid = st.uid;
+	if ((r = parse_hex_field(text, "CapBnd", &st.cap_bnd)) < 0)
+		return r;
+	/* Older kernels lack CapAmb/NoNewPrivs: absent means none. */
+	parse_hex_field(text, "CapPrm", &st.cap_prm);
+	parse_hex_field(text, "CapEff", &st.cap_eff);
+	parse_hex_field(text, "CapAmb", &st.cap_amb);
+	const char *nnp = status_field(text, "NoNewPrivs");
+	st.no_new_privs = nnp && strtol(nnp, NULL, 10) != 0;
+	*out = st;
+	return 0;
+}
+
+static int proc_file(const char *proc_root, uint32_t pid, const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%" PRIu32 "/%s", proc_root ? proc_root : "/proc", pid, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int hg_proc_status_read(const char *proc_root, uint32_t pid, struct hg_proc_status *out)
+{
+	char path[4096];
+	int r;
+
+	if (pid == 0)
+		return -ESRCH;
+	if ((r = proc_file(proc_root, pid, "status", path, sizeof(path))) < 0)
+		return r;
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	_cleanup_free_ char *text = calloc(1, 16384);
+	if (!text)
+		return -ENOMEM;
+	size_t n = fread(text, 1, 16383, f);
+	if (ferror(f))
+		return -EIO;
+	text[n] = '\0';
+	return hg_proc_status_parse(text, out);
+}
+
+int hg_proc_exe(const char *proc_root, uint32_t pid, char *buf, size_t len)
+{
+	char path[4096];
+	int r;
+
+	if (pid == 0 || len < 2)
+		return -EINVAL;
+	if ((r = proc_file(proc_root, pid, "exe", path, sizeof(path))) < 0)
+		return r;
+	ssize_t n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	char *deleted = strstr(buf, " (deleted)");
+	if (deleted && deleted[10] == '\0')
+		*deleted = '\0';
+	return buf[0] == '/' ? 0 : -ENODATA;
+}
+
+int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len)
+{
+	char path[4096];
+	int r;
+
+	if (pid == 0 || len < 2)
+		return -EINVAL;
+	if ((r = proc_file(proc_root, pid, "cmdline", path, sizeof(path))) < 0)
+		return r;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';   /* argv[0] ends at the first NUL */
+	return buf[0] ? 0 : -ENODATA;
+}
+
+int hg_image_open(const char *proc_root, uint32_t pid, struct hg_image *out)
+{
+	char path[4096];
+	int r;
+
+	out->root_fd = -1;
+	if (pid == 0)
+		return -ESRCH;
+	if ((r = proc_file(proc_root, pid, "root", path, sizeof(path))) < 0)
+		return r;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	out->root_fd = fd;
+	return 0;
+}
+
+void hg_image_close(struct hg_image *img)
+{
+	if (img && img->root_fd >= 0) {
+		close(img->root_fd);
+		img->root_fd = -1;
+	}
+}
+
+/* Opens `path` inside the image: absolute symlinks resolve against the container's root,
+ * not the host's (a plain open through /proc/<pid>/root would follow them on the host). */
+static int image_openat(const struct hg_image *img, const char *path, int flags)
+{
+	if (!img || img->root_fd < 0 || !path || path[0] != '/')
+		return -EINVAL;
+	struct open_how how = {
+		.flags = (uint64_t)flags | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, img->root_fd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		/* Kernels before 5.6: relative lookup, absolute symlinks may escape. */
+		const char *rel = path + strspn(path, "/");
+		fd = openat(img->root_fd, rel[0] ? rel : ".", flags | O_CLOEXEC);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+static int dir_is_empty(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	int empty = 1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+int hg_image_stat(const struct hg_image *img, const char *path, bool follow,
+		  enum hg_image_entry *out)
+{
+	struct stat st;
+
+	*out = HG_IMAGE_MISSING;
+	_cleanup_close_ int fd = image_openat(img, path, O_PATH | (follow ? 0 : O_NOFOLLOW));
+	if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		*out = HG_IMAGE_SYMLINK;
+	else if (S_ISREG(st.st_mode))
+		*out = HG_IMAGE_FILE;
+	else if (S_ISDIR(st.st_mode)) {
+		int empty = dir_is_empty(fd);
+		if (empty < 0)
+			return empty;
+		*out = empty ? HG_IMAGE_DIR_EMPTY : HG_IMAGE_DIR;
+	} else
+		*out = HG_IMAGE_OTHER;
+	return 0;
+}
+
+int hg_image_readlink(const struct hg_image *img, const char *path, char *buf, size_t len)
+{
+	if (len < 2)
+		return -EINVAL;
+	_cleanup_close_ int fd = image_openat(img, path, O_PATH | O_NOFOLLOW);
+	if (fd < 0)
+		return fd;
+	ssize_t n = readlinkat(fd, "", buf, len - 1);
+	if (n < 0)
+		return errno == ENOENT ? -EINVAL : -errno;  /* not a symlink */
+	buf[n] = '\0';
+	return 0;
+}
+
+bool hg_image_is_executable(const struct hg_image *img, const char *path)
+{
+	struct stat st;
+	_cleanup_close_ int fd = image_openat(img, path, O_PATH);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}

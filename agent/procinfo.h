@@ -1,0 +1,54 @@
+/* What the advice engine reads about a container's process: its credentials
+ * (/proc/<pid>/status) and its image, seen through /proc/<pid>/root. Every lookup in the
+ * image resolves symlinks inside the container's root, never the host's. */
+#ifndef HGDIAG_PROCINFO_H
+#define HGDIAG_PROCINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hg_proc_status {
+	uint32_t uid, gid;               /* effective ids */
+	uint64_t cap_prm, cap_eff, cap_bnd, cap_amb;
+	bool no_new_privs;
+};
+
+/* Parses the text of /proc/<pid>/status. -EINVAL when Uid or CapBnd is missing. */
+int hg_proc_status_parse(const char *text, struct hg_proc_status *out);
+/* Reads <proc_root>/<pid>/status: -ENOENT/-ESRCH when the process is gone. */
+int hg_proc_status_read(const char *proc_root, uint32_t pid, struct hg_proc_status *out);
+
+/* readlink of <proc_root>/<pid>/exe, without a trailing " (deleted)". */
+int hg_proc_exe(const char *proc_root, uint32_t pid, char *buf, size_t len);
+/* argv[0] from <proc_root>/<pid>/cmdline. -ENODATA when empty. */
+int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len);
+
+enum hg_image_entry {
+	HG_IMAGE_MISSING = 0,
+	HG_IMAGE_FILE,
+	HG_IMAGE_DIR_EMPTY,
+	HG_IMAGE_DIR,            /* a directory with content */
+	HG_IMAGE_SYMLINK,        /* only reported when not following */
+	HG_IMAGE_OTHER,
+};
+
+/* The container's root directory, opened once. */
+struct hg_image {
+	int root_fd;
+};
+
+/* Opens <proc_root>/<pid>/root. -ENOENT when the process is gone. */
+int hg_image_open(const char *proc_root, uint32_t pid, struct hg_image *out);
+void hg_image_close(struct hg_image *img);
+
+/* What `path` (absolute, as the container sees it) is in the image. Missing paths and
+ * dangling components are HG_IMAGE_MISSING; other errors are returned as -errno. */
+int hg_image_stat(const struct hg_image *img, const char *path, bool follow,
+		  enum hg_image_entry *out);
+/* The target of a symlink inside the image. */
+int hg_image_readlink(const struct hg_image *img, const char *path, char *buf, size_t len);
+/* True when `path` is an executable regular file in the image. */
+bool hg_image_is_executable(const struct hg_image *img, const char *path);
+
+#endif

@@ -1,0 +1,854 @@
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "advice.h"
+#include "seccomp_profile.h"
+
+/* ---- a fake /proc: <root>/<pid>/status, <root>/<pid>/root/..., <root>/<pid>/exe ---- */
+
+static char proc_root[PATH_MAX];
+static char profile_path[PATH_MAX];
+static struct hg_advice_env env;
+static struct hg_stored_denial denials[16];
+static struct hg_stored_container cont;
+
+static const char nonroot_nnp[] =
+	"Name:\tapp\nUid:\t65532\t65532\t65532\t65532\nGid:\t65532\t65532\t65532\t65532\n"
+	"CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
+	"CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
+static const char root_no_nnp[] =
+	"Name:\tapp\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
+	"CapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\n"
+	"CapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\n";
+
+static void sh(const char *fmt, const char *arg)
+{
+	char cmd[2 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), fmt, proc_root, arg);
+	ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+static void mkdirs(const char *rel)
+{
+	sh("mkdir -p '%s/%s'", rel);
+}
+
+static void put(const char *rel, const char *content, mode_t mode)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", rel);
+	*strrchr(dir, '/') = '\0';
+	mkdirs(dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+static void link_at(const char *target, const char *rel)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
+	ck_assert_int_eq(symlink(target, path), 0);
+}
+
+static void setup(void)
+{
+	strcpy(proc_root, "/tmp/hgdiag-advice-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(proc_root));
+	const char *root = getenv("HG_ROOT");
+	snprintf(profile_path, sizeof(profile_path), "%s/tests/data/seccomp-default.json",
+		 root ? root : ".");
+	env = (struct hg_advice_env){ .proc_root = proc_root, .seccomp_default = profile_path };
+	memset(denials, 0, sizeof(denials));
+	memset(&cont, 0, sizeof(cont));
+	snprintf(cont.container_name, sizeof(cont.container_name), "web");
+	cont.denials = denials;
+}
+
+static void teardown(void)
+{
+	sh("rm -rf '%s'%s", "");
+}
+
+/* A live process 100 with the given status and an (empty) image root. */
+static void live_process(const char *status)
+{
+	put("100/status", status, 0644);
+	mkdirs("100/root");
+	cont.last_pid = 100;
+}
+
+static struct hg_denial *add(enum hg_kind kind, const char *syscall, const char *err)
+{
+	struct hg_stored_denial *sd = &denials[cont.n_denials];
+	snprintf(sd->id, sizeof(sd->id), "d%zu", cont.n_denials + 1);
+	cont.n_denials++;
+	sd->count = 1;
+	struct hg_denial *d = &sd->d;
+	d->kind = kind;
+	d->nr = -1;
+	d->cap = -1;
+	d->family = d->sock_type = d->port = -1;
+	snprintf(d->syscall, sizeof(d->syscall), "%s", syscall ? syscall : "");
+	snprintf(d->errno_name, sizeof(d->errno_name), "%s", err ? err : "");
+	snprintf(d->comm, sizeof(d->comm), "app");
+	d->pid = d->tgid = cont.last_pid;
+	d->uid = 65532;
+	return d;
+}
+
+static struct hg_denial *add_rofs(const char *syscall, const char *path)
+{
+	struct hg_denial *d = add(HG_KIND_READONLY_FS, syscall, "EROFS");
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	return d;
+}
+
+static struct hg_denial *add_cap(const char *syscall, const char *cap, int nr)
+{
+	struct hg_denial *d = add(HG_KIND_CAPABILITY, syscall, "EPERM");
+	snprintf(d->capability, sizeof(d->capability), "%s", cap);
+	d->cap = nr;
+	return d;
+}
+
+/* Every suggestion has exactly the contract's keys. */
+static void check_shape(const json_t *out)
+{
+	static const char *const keys[] = { "kind", "summary", "denials", "values", "patch",
+					    "effective", "risk", "why" };
+	size_t i;
+	json_t *s;
+	ck_assert(json_is_array(out));
+	json_array_foreach(out, i, s) {
+		const char *kind = json_string_value(json_object_get(s, "kind"));
+		ck_assert_ptr_nonnull(kind);
+		size_t expect = 8;
+		for (size_t k = 0; k < 8; k++)
+			ck_assert_msg(json_object_get(s, keys[k]), "%s lacks %s", kind, keys[k]);
+		if (!strcmp(kind, "seccomp_exception")) {
+			ck_assert_ptr_nonnull(json_object_get(s, "seccomp_profile"));
+			expect++;
+		}
+		if (!strcmp(kind, "apparmor_rule")) {
+			ck_assert(json_is_array(json_object_get(s, "rules")));
+			expect++;
+		}
+		ck_assert_int_eq(json_object_size(s), expect);
+		ck_assert(json_is_boolean(json_object_get(s, "effective")));
+		const char *risk = json_string_value(json_object_get(s, "risk"));
+		ck_assert(!strcmp(risk, "low") || !strcmp(risk, "medium") || !strcmp(risk, "high"));
+		ck_assert_int_gt(json_array_size(json_object_get(s, "denials")), 0);
+		ck_assert_int_gt(strlen(json_string_value(json_object_get(s, "why"))), 10);
+		ck_assert_int_gt(strlen(json_string_value(json_object_get(s, "summary"))), 5);
+		json_t *v = json_object_get(s, "values");
+		ck_assert(json_is_null(v) || json_is_object(v));
+		/* Never the "turn hardening off" advice. */
+		ck_assert_ptr_null(json_object_get(json_object_get(v, "hardening"), "enabled"));
+	}
+}
+
+static json_t *advise(json_t *values)
+{
+	json_t *out = hg_advise_container(&cont, &env, values);
+	ck_assert_ptr_nonnull(out);
+	check_shape(out);
+	return out;
+}
+
+/* The n-th suggestion of a kind (0 = first), or NULL. */
+static json_t *nth(const json_t *out, const char *kind, int n)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(out, i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "kind")), kind) && n-- == 0)
+			return s;
+	return NULL;
+}
+
+static int count_kind(const json_t *out, const char *kind)
+{
+	int n = 0;
+	while (nth(out, kind, n))
+		n++;
+	return n;
+}
+
+static const char *why(const json_t *s)
+{
+	return json_string_value(json_object_get(s, "why"));
+}
+
+static const char *denial_ids(const json_t *s, char *buf, size_t len)
+{
+	size_t i;
+	json_t *v;
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(s, "denials"), i, v)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? "," : "", json_string_value(v));
+	return buf;
+}
+
+static json_t *writable_entry(const json_t *s)
+{
+	return json_array_get(json_object_get(json_object_get(json_object_get(s, "values"), "hardening"),
+					      "writablePaths"), 0);
+}
+
+static const char *mount_path(const json_t *s)
+{
+	return json_string_value(json_object_get(writable_entry(s), "mountPath"));
+}
+
+/* The writable_path suggestion mounting `dir`, or NULL. */
+static json_t *writable_at(const json_t *out, const char *dir)
+{
+	json_t *s;
+	for (int i = 0; (s = nth(out, "writable_path", i)); i++)
+		if (mount_path(s) && !strcmp(mount_path(s), dir))
+			return s;
+	return NULL;
+}
+
+static bool dns1123(const char *name)
+{
+	regex_t re;
+	ck_assert_int_eq(regcomp(&re, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", REG_EXTENDED | REG_NOSUB), 0);
+	bool ok = name && strlen(name) <= 63 && regexec(&re, name, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+/* ---------------- read-only root filesystem ---------------- */
+
+START_TEST(nginx_pair_of_mounts)
+{
+	char ids[64];
+	live_process(nonroot_nnp);
+	mkdirs("100/root/var/cache/nginx");
+	mkdirs("100/root/run");
+	link_at("/run", "100/root/var/run");
+	add_rofs("mkdir", "/var/cache/nginx/client_temp");
+	add_rofs("mkdir", "/var/cache/nginx/proxy_temp");
+	add_rofs("openat", "/var/run/nginx.pid");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+
+	ck_assert_int_eq(count_kind(out, "writable_path"), 2);
+	json_t *cache = writable_at(out, "/var/cache/nginx");
+	ck_assert_ptr_nonnull(cache);
+	ck_assert_str_eq(denial_ids(cache, ids, sizeof(ids)), "d1,d2");
+	ck_assert_str_eq(json_string_value(json_object_get(writable_entry(cache), "name")), "var-cache-nginx");
+	ck_assert(json_is_true(json_object_get(cache, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(cache, "risk")), "low");
+	ck_assert_ptr_null(strstr(why(cache), "hides"));   /* the image's directory is empty */
+	/* /var/run is a symlink to /run in this image: the mount goes at /run, not at /var. */
+	json_t *run = writable_at(out, "/run");
+	ck_assert_ptr_nonnull(run);
+	ck_assert_str_eq(denial_ids(run, ids, sizeof(ids)), "d3");
+	ck_assert_ptr_nonnull(strstr(why(run), "symlink to /run"));
+	ck_assert_ptr_null(writable_at(out, "/var"));
+
+	json_t *paths = json_object_get(json_object_get(values, "hardening"), "writablePaths");
+	ck_assert_int_eq(json_array_size(paths), 2);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(nginx_pair_without_the_process)
+{
+	/* Pid gone: fall back to the parents, still two mounts, never /var. */
+	cont.last_pid = 4242;
+	add_rofs("mkdir", "/var/cache/nginx/client_temp");
+	add_rofs("mkdir", "/var/cache/nginx/proxy_temp");
+	add_rofs("openat", "/var/run/nginx.pid");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "writable_path"), 2);
+	ck_assert_ptr_nonnull(writable_at(out, "/var/cache/nginx"));
+	json_t *run = writable_at(out, "/var/run");
+	ck_assert_ptr_nonnull(run);
+	ck_assert_ptr_nonnull(strstr(why(run), "usually a symlink to /run"));
+	ck_assert_ptr_nonnull(strstr(why(run), "not checked"));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(never_mount_root_or_merge_into_system_dirs)
+{
+	live_process(nonroot_nnp);
+	mkdirs("100/root/var/lib/app");
+	mkdirs("100/root/etc");
+	put("100/root/etc/passwd", "root:x:0:0::/:/sbin/nologin\n", 0644);
+	add_rofs("openat", "/hello.txt");
+	add_rofs("openat", "/var/lib/app/state.db");
+	add_rofs("openat", "/var/log/app.log");     /* /var/log missing in the image → /var */
+	add_rofs("rename", "/etc/resolv.conf");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s;
+	for (int i = 0; (s = nth(out, "writable_path", i)); i++) {
+		const char *mp = mount_path(s);
+		ck_assert(!mp || (strcmp(mp, "/") && strcmp(mp, "/etc")));
+	}
+	ck_assert_ptr_nonnull(writable_at(out, "/var/lib/app"));
+	/* The "/" group: no mount, not effective, told to write elsewhere. */
+	bool saw_root = false;
+	for (int i = 0; (s = nth(out, "writable_path", i)); i++)
+		if (json_is_null(json_object_get(s, "values"))) {
+			ck_assert(json_is_false(json_object_get(s, "effective")));
+			saw_root = true;
+		}
+	ck_assert(saw_root);
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(json_object_get(values, "hardening"), "writablePaths"), i, e) {
+		ck_assert_str_ne(json_string_value(json_object_get(e, "mountPath")), "/");
+		ck_assert_str_ne(json_string_value(json_object_get(e, "mountPath")), "/etc");
+	}
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(deepest_existing_directory_and_hidden_content)
+{
+	live_process(nonroot_nnp);
+	put("100/root/app/data/seed.json", "{}", 0644);
+	add_rofs("openat", "/app/data/cache/x/y/blob.bin");   /* only /app/data exists */
+	add_rofs("mkdir", "/app/data/new");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "writable_path"), 1);
+	json_t *s = writable_at(out, "/app/data");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(why(s), "hides"));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(dns1123_names)
+{
+	cont.last_pid = 4242;
+	add_rofs("openat", "/srv/My_App.Data/Cache Dir/x");
+	add_rofs("openat", "/opt/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/cc/f");
+	add_rofs("openat", "/opt/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/dd/f");
+	add_rofs("openat", "/tmp/-weird-/f");
+	json_t *out = advise(NULL);
+	json_t *s;
+	int n = 0;
+	for (int i = 0; (s = nth(out, "writable_path", i)); i++, n++) {
+		const char *name = json_string_value(json_object_get(writable_entry(s), "name"));
+		ck_assert_msg(dns1123(name), "bad name %s", name ? name : "(null)");
+	}
+	ck_assert_int_eq(n, 3);
+	s = writable_at(out, "/srv/My_App.Data/Cache Dir");
+	ck_assert_str_eq(json_string_value(json_object_get(writable_entry(s), "name")), "srv-my-app-data-cache-dir");
+	ck_assert_ptr_nonnull(writable_at(out, "/opt/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"));
+	ck_assert(!dns1123("Bad_Name"));   /* the checker itself can fail */
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(pycache_mentions_pythondontwritebytecode)
+{
+	live_process(nonroot_nnp);
+	put("100/root/app/pkg/mod.py", "x = 1\n", 0644);
+	add_rofs("mkdir", "/app/pkg/__pycache__");
+	json_t *out = advise(NULL);
+	json_t *s = writable_at(out, "/app/pkg");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(why(s), "PYTHONDONTWRITEBYTECODE=1"));
+	ck_assert_ptr_nonnull(strstr(why(s), "hides"));
+	json_decref(out);
+}
+END_TEST
+
+/* ---------------- capabilities ---------------- */
+
+START_TEST(bind_80_nonroot_nnp)
+{
+	live_process(nonroot_nnp);
+	struct hg_denial *d = add_cap("bind", "CAP_NET_BIND_SERVICE", 10);
+	d->port = 80;
+	d->family = 2;
+	json_t *values = json_object();
+	json_t *out = advise(values);
+
+	json_t *cap = nth(out, "capability", 0);
+	ck_assert_ptr_nonnull(cap);
+	ck_assert(json_is_false(json_object_get(cap, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(cap, "risk")), "medium");
+	ck_assert_ptr_nonnull(strstr(why(cap), "bounding set"));
+	ck_assert_ptr_nonnull(strstr(why(cap), "no_new_privs"));
+
+	json_t *sysctl = nth(out, "sysctl", 0);
+	ck_assert_ptr_nonnull(sysctl);
+	ck_assert(json_is_true(json_object_get(sysctl, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(sysctl, "risk")), "low");
+	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(sysctl, "patch"), "spec"), "securityContext"), "sysctls"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ip_unprivileged_port_start");
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "value")), "80");
+	ck_assert_ptr_nonnull(strstr(why(sysctl), "hostNetwork"));
+
+	json_t *port = nth(out, "port", 0);
+	ck_assert_ptr_nonnull(port);
+	ck_assert(json_is_true(json_object_get(port, "effective")));
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(port, "summary")), "8080"));
+
+	/* The ignored capability is not merged into the values. */
+	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "extraCapabilities"));
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(root_without_nnp_gets_effective_capability)
+{
+	live_process(root_no_nnp);
+	struct hg_denial *d = add_cap("bind", "CAP_NET_BIND_SERVICE", 10);
+	d->port = 443;
+	add_cap("mount", "CAP_SYS_ADMIN", 21);
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *cap = nth(out, "capability", 0);
+	ck_assert(json_is_true(json_object_get(cap, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(cap, "summary")), "Add the capability NET_BIND_SERVICE");
+	json_t *admin = nth(out, "capability", 1);
+	ck_assert(json_is_true(json_object_get(admin, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(admin, "risk")), "high");
+	json_t *caps = json_object_get(json_object_get(values, "hardening"), "extraCapabilities");
+	ck_assert_int_eq(json_array_size(caps), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(caps, 0)), "NET_BIND_SERVICE");
+	ck_assert_str_eq(json_string_value(json_array_get(caps, 1)), "SYS_ADMIN");
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(root_with_nnp_still_gets_the_capability)
+{
+	/* runc sets the capability sets before execve; root keeps them under no_new_privs. */
+	live_process("Uid:\t0\t0\t0\t0\nCapBnd:\t0\nCapPrm:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\n");
+	add_cap("kill", "CAP_KILL", 5);
+	json_t *out = advise(NULL);
+	ck_assert(json_is_true(json_object_get(nth(out, "capability", 0), "effective")));
+	ck_assert_ptr_nonnull(strstr(why(nth(out, "capability", 0)), "no_new_privs does not stop it"));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(nonroot_never_effective_capability)
+{
+	static const char *const caps[] = { "CAP_SYS_ADMIN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID" };
+	/* With and without no_new_privs, and with the cap already bounding: never effective. */
+	live_process("Uid:\t1000\t1000\t1000\t1000\nCapBnd:\t000001ffffffffff\nCapPrm:\t0\nCapAmb:\t0\nNoNewPrivs:\t0\n");
+	for (size_t i = 0; i < 4; i++)
+		add_cap("kill", caps[i], -1);
+	json_t *out = advise(NULL);
+	json_t *s;
+	int n = 0;
+	for (int i = 0; (s = nth(out, "capability", i)); i++, n++)
+		ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_int_eq(n, 4);
+	ck_assert_ptr_nonnull(strstr(why(nth(out, "capability", 0)), "CapBnd"));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(gone_process_assumes_runbook_posture)
+{
+	cont.last_pid = 4242;
+	add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 80;
+	json_t *out = advise(NULL);
+	json_t *cap = nth(out, "capability", 0);
+	ck_assert(json_is_false(json_object_get(cap, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(cap), "gone"));
+	ck_assert_ptr_nonnull(nth(out, "sysctl", 0));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(chown_and_dac_give_file_ownership)
+{
+	char ids[64];
+	live_process(nonroot_nnp);
+	struct hg_denial *d = add_cap("fchown", "CAP_CHOWN", 0);
+	snprintf(d->path, sizeof(d->path), "/data/file");
+	add_cap("openat", "CAP_DAC_OVERRIDE", 1);
+	struct hg_denial *p = add(HG_KIND_PERMISSION, "openat", "EACCES");
+	snprintf(p->path, sizeof(p->path), "/data/other");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert_int_eq(count_kind(out, "file_ownership"), 1);
+	json_t *fo = nth(out, "file_ownership", 0);
+	ck_assert(json_is_true(json_object_get(fo, "effective")));
+	ck_assert_str_eq(denial_ids(fo, ids, sizeof(ids)), "d1,d2,d3");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(fo, "patch"), "spec"), "securityContext"), "fsGroup")), 65532);
+	/* CHOWN keeps a (non-effective) capability suggestion; DAC and permission never do. */
+	ck_assert_int_eq(count_kind(out, "capability"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(nth(out, "capability", 0), "summary")),
+			 "Add the capability CHOWN");
+	ck_assert(json_is_false(json_object_get(nth(out, "capability", 0), "effective")));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(raw_icmp_socket_gives_ping_group_range)
+{
+	live_process(nonroot_nnp);
+	struct hg_denial *d = add_cap("socket", "CAP_NET_RAW", 13);
+	d->family = 2;
+	d->sock_type = 3;
+	d->args[0] = 2;
+	d->args[1] = 3;
+	d->args[2] = 1;
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "sysctl", 0);
+	ck_assert_ptr_nonnull(s);
+	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "spec"), "securityContext"), "sysctls"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ping_group_range");
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "value")), "65532 65532");
+	ck_assert(json_is_false(json_object_get(nth(out, "capability", 0), "effective")));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(dedup_two_binds)
+{
+	char ids[64];
+	live_process(nonroot_nnp);
+	add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 443;
+	add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 80;
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "capability"), 1);
+	ck_assert_str_eq(denial_ids(nth(out, "capability", 0), ids, sizeof(ids)), "d1,d2");
+	ck_assert_int_eq(count_kind(out, "sysctl"), 1);
+	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(nth(out, "sysctl", 0), "patch"), "spec"), "securityContext"), "sysctls"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "value")), "80");
+	ck_assert_int_eq(count_kind(out, "port"), 2);
+	json_decref(out);
+}
+END_TEST
+
+/* ---------------- seccomp ---------------- */
+
+static json_t *exception_rule(const json_t *profile, const char *syscall)
+{
+	size_t i;
+	json_t *rule;
+	json_array_foreach(json_object_get(profile, "syscalls"), i, rule)
+		if (json_array_size(json_object_get(rule, "names")) == 1 &&
+		    !strcmp(json_string_value(json_array_get(json_object_get(rule, "names"), 0)), syscall) &&
+		    !strcmp(json_string_value(json_object_get(rule, "action")), "SCMP_ACT_ALLOW") &&
+		    json_is_string(json_object_get(rule, "comment")))
+			return rule;
+	return NULL;
+}
+
+START_TEST(unshare_newuser_capability_gated)
+{
+	char err[256];
+	live_process(nonroot_nnp);
+	struct hg_denial *d = add(HG_KIND_SECCOMP, "unshare", "EPERM");
+	d->args[0] = 0x10000000;   /* CLONE_NEWUSER */
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "high");
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "CAP_SYS_ADMIN"));
+	ck_assert_ptr_nonnull(strstr(why(s), "re-enable"));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile")),
+		"profiles/hgdiag-web-unshare.json");
+
+	json_t *profile = json_object_get(s, "seccomp_profile");
+	ck_assert_str_eq(json_string_value(json_object_get(profile, "defaultAction")), "SCMP_ACT_ERRNO");
+	json_t *rule = exception_rule(profile, "unshare");
+	ck_assert_ptr_nonnull(rule);
+	json_t *arg = json_array_get(json_object_get(rule, "args"), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "index")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_MASKED_EQ");
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "valueTwo")), 0x10000000);
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "value")) & 0x10000000, 0x10000000);
+	ck_assert_msg(hg_seccomp_validate(profile, err, sizeof(err)) == 0, "%s", err);
+
+	/* Converted for runc: valid JSON, default ERRNO, still has the exception rule. */
+	json_t *oci = hg_seccomp_to_oci(profile, NULL, 0);
+	ck_assert_ptr_nonnull(oci);
+	char *text = json_dumps(oci, 0);
+	json_decref(oci);
+	json_error_t jerr;
+	json_t *back = json_loads(text, 0, &jerr);
+	free(text);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_str_eq(json_string_value(json_object_get(back, "defaultAction")), "SCMP_ACT_ERRNO");
+	size_t i;
+	json_t *r;
+	int allows = 0;
+	json_array_foreach(json_object_get(back, "syscalls"), i, r)
+		if (!strcmp(json_string_value(json_array_get(json_object_get(r, "names"), 0)), "unshare") &&
+		    !strcmp(json_string_value(json_object_get(r, "action")), "SCMP_ACT_ALLOW"))
+			allows++;
+	ck_assert_int_eq(allows, 1);
+	json_decref(back);
+	ck_assert_int_eq(json_object_size(values), 0);   /* a profile is not a chart value */
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(keyctl_never_allowed)
+{
+	char err[256];
+	cont.last_pid = 4242;
+	add(HG_KIND_SECCOMP, "keyctl", "EPERM");
+	add(HG_KIND_SECCOMP, "keyctl", "EPERM");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "seccomp_exception"), 1);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert_int_eq(json_array_size(json_object_get(s, "denials")), 2);
+	ck_assert_ptr_nonnull(strstr(why(s), "never allows"));
+	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "medium");
+	json_t *profile = json_object_get(s, "seccomp_profile");
+	json_t *rule = exception_rule(profile, "keyctl");
+	ck_assert_ptr_nonnull(rule);
+	ck_assert_ptr_null(json_object_get(rule, "args"));
+	ck_assert_int_eq(hg_seccomp_validate(profile, err, sizeof(err)), 0);
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(personality_argument_condition)
+{
+	add(HG_KIND_SECCOMP, "personality", "EPERM")->args[0] = 0x0040000;   /* ADDR_NO_RANDOMIZE */
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert_ptr_nonnull(strstr(why(s), "some argument values"));
+	json_t *arg = json_array_get(json_object_get(exception_rule(json_object_get(s, "seccomp_profile"),
+								     "personality"), "args"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_EQ");
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "value")), 0x0040000);
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(seccomp_without_default_profile)
+{
+	env.seccomp_default = "/nonexistent/seccomp.json";
+	add(HG_KIND_SECCOMP, "keyctl", "EPERM");
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert(json_is_null(json_object_get(s, "seccomp_profile")));
+	json_decref(out);
+}
+END_TEST
+
+/* ---------------- missing binaries ---------------- */
+
+START_TEST(prestop_uses_the_entrypoint)
+{
+	live_process(nonroot_nnp);
+	put("100/root/nodejs/bin/node", "ELF", 0755);
+	link_at("/nodejs/bin/node", "100/exe");
+	struct hg_denial *d = add(HG_KIND_MISSING_BINARY, "execve", "ENOENT");
+	snprintf(d->path, sizeof(d->path), "/bin/sh");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = nth(out, "prestop_command", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	json_t *cmd = json_object_get(json_object_get(values, "hardening"), "preStopCommand");
+	ck_assert_int_eq(json_array_size(cmd), 3);
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 0)), "/nodejs/bin/node");
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 1)), "-e");
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 2)), "setTimeout(()=>{},5000)");
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(prestop_prefers_sleep)
+{
+	live_process(nonroot_nnp);
+	put("100/root/bin/busybox", "ELF", 0755);
+	link_at("busybox", "100/root/bin/sleep");
+	put("100/root/usr/bin/node", "ELF", 0755);
+	snprintf(add(HG_KIND_MISSING_BINARY, "newfstatat", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	json_t *out = advise(NULL);
+	json_t *cmd = json_object_get(json_object_get(json_object_get(nth(out, "prestop_command", 0),
+								   "values"), "hardening"), "preStopCommand");
+	ck_assert_int_eq(json_array_size(cmd), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 0)), "/bin/sleep");
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 1)), "5");
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(prestop_nothing_usable)
+{
+	live_process(nonroot_nnp);
+	put("100/root/app/server", "ELF", 0755);
+	link_at("/app/server", "100/exe");
+	snprintf(add(HG_KIND_MISSING_BINARY, "execve", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = nth(out, "prestop_command", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert(json_is_null(json_object_get(s, "values")));
+	ck_assert_ptr_nonnull(strstr(why(s), "helper"));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+/* ---------------- AppArmor, SELinux ---------------- */
+
+START_TEST(apparmor_rules)
+{
+	char ids[64];
+	struct hg_denial *f = add(HG_KIND_APPARMOR, "openat", "EACCES");
+	snprintf(f->path, sizeof(f->path), "/data/app/state.db");
+	snprintf(f->profile, sizeof(f->profile), "cri-containerd.apparmor.d");
+	snprintf(f->operation, sizeof(f->operation), "open");
+	snprintf(f->requested, sizeof(f->requested), "wc");
+	struct hg_denial *c = add(HG_KIND_APPARMOR, "socket", "EPERM");
+	snprintf(c->capability, sizeof(c->capability), "CAP_NET_RAW");
+	snprintf(c->profile, sizeof(c->profile), "cri-containerd.apparmor.d");
+	snprintf(c->operation, sizeof(c->operation), "capable");
+	struct hg_denial *n = add(HG_KIND_APPARMOR, "socket", "EACCES");
+	n->family = 2;
+	n->sock_type = 3;
+	snprintf(n->profile, sizeof(n->profile), "my-app");
+	snprintf(n->operation, sizeof(n->operation), "create");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "apparmor_rule"), 2);
+	json_t *s = nth(out, "apparmor_rule", 0);
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2");
+	json_t *rules = json_object_get(s, "rules");
+	ck_assert_int_eq(json_array_size(rules), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 0)), "/data/app/state.db w,");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "capability net_raw,");
+	ck_assert_ptr_nonnull(strstr(why(s), "/data/app/* w,"));
+	ck_assert_ptr_nonnull(strstr(why(s), "/data/app/** w,"));
+	ck_assert_ptr_nonnull(strstr(why(s), "Localhost"));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "securityContext"), "appArmorProfile"), "type")), "Localhost");
+	json_t *net = nth(out, "apparmor_rule", 1);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(net, "rules"), 0)), "network inet raw,");
+	ck_assert(json_is_null(json_object_get(net, "patch")));   /* its own profile: edit it */
+	ck_assert_str_eq(json_string_value(json_object_get(net, "risk")), "medium");
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(selinux_is_explained_not_ruled)
+{
+	struct hg_denial *d = add(HG_KIND_SELINUX, "openat", "EACCES");
+	snprintf(d->operation, sizeof(d->operation), "write");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(json_array_size(out), 0);
+	json_decref(out);
+}
+END_TEST
+
+/* ---------------- merged values ---------------- */
+
+START_TEST(merged_values)
+{
+	live_process(root_no_nnp);
+	put("100/root/bin/sleep", "ELF", 0755);
+	mkdirs("100/root/var/cache/nginx");
+	add_rofs("mkdir", "/var/cache/nginx/client_temp");
+	add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 80;
+	snprintf(add(HG_KIND_MISSING_BINARY, "execve", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	add(HG_KIND_SECCOMP, "keyctl", "EPERM");
+
+	/* The caller's values already hold /tmp and the same capability. */
+	json_t *values = json_pack("{s:{s:[{s:s, s:s}], s:[s], s:b}}", "hardening", "writablePaths",
+				   "name", "tmp", "mountPath", "/tmp", "extraCapabilities",
+				   "NET_BIND_SERVICE", "enabled", 1);
+	json_t *out = advise(values);
+	json_decref(out);
+	out = advise(values);   /* a second pass adds no duplicates */
+	json_t *h = json_object_get(values, "hardening");
+	json_t *wp = json_object_get(h, "writablePaths");
+	ck_assert_int_eq(json_array_size(wp), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(wp, 1), "mountPath")), "/var/cache/nginx");
+	ck_assert_int_eq(json_array_size(json_object_get(h, "extraCapabilities")), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(h, "preStopCommand"), 0)), "/bin/sleep");
+	ck_assert(json_is_true(json_object_get(h, "enabled")));
+	ck_assert_int_eq(json_object_size(values), 1);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(empty_and_null_inputs)
+{
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(json_array_size(out), 0);
+	json_decref(out);
+	out = hg_advise_container(NULL, &env, NULL);
+	ck_assert_int_eq(json_array_size(out), 0);
+	json_decref(out);
+	/* A relative or empty path gives no mount rather than a wrong one. */
+	add_rofs("openat", "relative/file");
+	add_rofs("openat", "");
+	out = advise(NULL);
+	ck_assert_int_eq(json_array_size(out), 0);
+	json_decref(out);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("advice");
+	struct { const char *name; const TTest *tests[12]; } cases[] = {
+		{ "readonly_fs", { nginx_pair_of_mounts, nginx_pair_without_the_process,
+				   never_mount_root_or_merge_into_system_dirs,
+				   deepest_existing_directory_and_hidden_content, dns1123_names,
+				   pycache_mentions_pythondontwritebytecode } },
+		{ "capability", { bind_80_nonroot_nnp, root_without_nnp_gets_effective_capability,
+				  root_with_nnp_still_gets_the_capability, nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
+				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
+				  dedup_two_binds } },
+		{ "seccomp", { unshare_newuser_capability_gated, keyctl_never_allowed,
+			       personality_argument_condition, seccomp_without_default_profile } },
+		{ "missing_binary", { prestop_uses_the_entrypoint, prestop_prefers_sleep,
+				      prestop_nothing_usable } },
+		{ "lsm", { apparmor_rules, selinux_is_explained_not_ruled } },
+		{ "values", { merged_values, empty_and_null_inputs } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_checked_fixture(tc, setup, teardown);
+		for (size_t j = 0; j < 12 && cases[i].tests[j]; j++)
+			tcase_add_test(tc, cases[i].tests[j]);
+		suite_add_tcase(s, tc);
+	}
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
