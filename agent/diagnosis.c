@@ -5,17 +5,6 @@
 #include "diagnosis.h"
 #include "report.h"
 
-/* Until agent/advice.c is linked in: no suggestions. Remove when advice.c lands — a weak
- * definition here keeps the linker from pulling advice.o out of libhgdiag.a for it. */
-__attribute__((weak)) json_t *hg_advise_container(const struct hg_stored_container *c,
-						  const struct hg_advice_env *env, json_t *values)
-{
-	(void)c;
-	(void)env;
-	(void)values;
-	return json_array();
-}
-
 /* Copies of the matching containers, taken under the store lock so the advice engine
  * (which may read /proc) runs without holding it. */
 struct snapshot {

@@ -2,12 +2,20 @@
  * probe → pipeline (classify, store, live output); see README.md. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include "advice.h"
+#include "audit.h"
+#include "auditsrc.h"
+#include "http.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "probe.h"
 #include "store.h"
@@ -98,6 +106,119 @@ static void log_stats(struct hg_probe *probe, const struct hg_pipeline *pl)
 		(unsigned long long)st[HG_STAT_UNCOUNTED_LOST]);
 }
 
+/* Everything the HTTP threads may look at; counters are read with atomic loads. */
+struct agent {
+	struct hg_probe *probe;
+	struct hg_pipeline pl;
+	struct hg_audit_netlink *audit_nl;
+	struct hg_audit_file *audit_file;
+	volatile int attached;
+};
+
+static const char *agent_ready(void *ctx)
+{
+	struct agent *a = ctx;
+	return __atomic_load_n(&a->attached, __ATOMIC_ACQUIRE) ? NULL : "BPF programs not attached yet";
+}
+
+static uint64_t load64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void add_count(struct hg_metric_count *arr, size_t *n, const char *label, uint64_t v)
+{
+	if (*n >= HG_METRICS_SOURCES_MAX)
+		return;
+	snprintf(arr[*n].label, sizeof(arr[*n].label), "%s", label);
+	arr[*n].value = v;
+	(*n)++;
+}
+
+static bool bpf_stats_enabled(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+	int v = 0;
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v == 1;
+}
+
+static void audit_lost(const struct hg_audit_stats *st, uint64_t *lost)
+{
+	if (st)
+		*lost += st->unparsable + st->too_long + st->read_errors + st->overruns;
+}
+
+static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
+{
+	struct agent *a = ctx;
+	uint64_t st[HG_STAT_MAX] = { 0 };
+	uint64_t audit_lost_n = 0;
+
+	hg_probe_read_stats(a->probe, st);
+	add_count(m->events_seen, &m->n_events_seen, "ebpf", load64(&a->pl.records));
+	add_count(m->events_seen, &m->n_events_seen, "audit", load64(&a->pl.audit_records));
+	/* Denials neither counted in the kernel nor delivered: the counts are short by this. */
+	add_count(m->events_lost, &m->n_events_lost, "ebpf",
+		  st[HG_STAT_UNCOUNTED_LOST] + load64(&a->pl.malformed));
+	/* Sample records the ring buffer had no room for: the counts stay exact. */
+	add_count(m->events_lost, &m->n_events_lost, "ebpf_ringbuf", st[HG_STAT_RB_LOST]);
+	add_count(m->events_lost, &m->n_events_lost, "ebpf_pending_exec", st[HG_STAT_PENDING_FULL]);
+	if (a->audit_nl)
+		audit_lost(hg_audit_netlink_stats(a->audit_nl), &audit_lost_n);
+	if (a->audit_file)
+		audit_lost(hg_audit_file_stats(a->audit_file), &audit_lost_n);
+	add_count(m->events_lost, &m->n_events_lost, "audit", audit_lost_n);
+	m->pods_tracked = -1;
+	m->kube_last_sync_age_seconds = -1;
+	m->bpf_stats_enabled = bpf_stats_enabled();
+	if (m->bpf_stats_enabled) {
+		struct hg_prog_stats ps[HG_METRICS_PROGS_MAX];
+		int n = hg_probe_prog_stats(a->probe, ps, HG_METRICS_PROGS_MAX);
+		for (int i = 0; i < n; i++) {
+			snprintf(m->progs[i].name, sizeof(m->progs[i].name), "%s", ps[i].name);
+			m->progs[i].run_time_ns = ps[i].run_time_ns;
+			m->progs[i].run_cnt = ps[i].run_cnt;
+		}
+		m->n_progs = n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* The RuntimeDefault-like profile: beside the binary in a build tree, else installed. */
+static const char *find_seccomp_profile(void)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		const char *rel[] = { "/../data/seccomp-default.json", "/../../data/seccomp-default.json",
+				      "/../share/hgdiag/seccomp-default.json" };
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
+			if (access(path, R_OK) == 0)
+				return path;
+		}
+	}
+	return access("/usr/share/hgdiag/seccomp-default.json", R_OK) == 0
+		? "/usr/share/hgdiag/seccomp-default.json" : NULL;
+}
+
+/* "127.0.0.1:0" → "127.0.0.1"; "[::1]:0" → "[::1]" */
+static void host_of(const char *listen, char *buf, size_t len)
+{
+	const char *colon = strrchr(listen, ':');
+	size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+	snprintf(buf, len, "%.*s", (int)n, listen);
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -105,14 +226,36 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+enum { TAG_RINGBUF = 1, TAG_AUDIT_NETLINK, TAG_AUDIT_FILE };
+
+static int epoll_add(int ep, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void open_audit(struct agent *a, const struct agent_opts *opts)
+{
+	int r = hg_audit_netlink_open(&a->audit_nl);
+	if (r < 0)
+		fprintf(stderr, "hgdiag-agent: audit netlink unavailable (%s): AppArmor and seccomp-kill "
+			"audit records are not read from it\n", strerror(-r));
+	if (opts->audit_file) {
+		r = hg_audit_file_open(opts->audit_file, false, &a->audit_file);
+		if (r < 0)
+			fprintf(stderr, "hgdiag-agent: cannot follow --audit-file %s: %s; will retry\n",
+				opts->audit_file, strerror(-r));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct agent_opts opts = { 0 };
+	static struct agent agent;
 	struct hg_store *store = NULL;
-	struct hg_probe *probe = NULL;
-	struct hg_pipeline pl;
+	struct hg_http *http = NULL;
 	char msg[256] = "";
-	int r;
+	int r, ep = -1, rc = 1;
 
 	if (parse_opts(argc, argv, &opts) < 0)
 		return 2;
@@ -129,40 +272,112 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: cannot create the store: %s\n", strerror(-r));
 		return 1;
 	}
-	hg_pipeline_init(&pl, store, stdout, opts.log_format);
+	hg_pipeline_init(&agent.pl, store, stdout, opts.log_format);
 
 	struct hg_probe_opts popts = { .self_tgid = (uint32_t)getpid(), .verbose = opts.verbose };
-	r = hg_probe_open(&probe, &popts, hg_pipeline_on_event, &pl, msg, sizeof(msg));
+	r = hg_probe_open(&agent.probe, &popts, hg_pipeline_on_event, &agent.pl, msg, sizeof(msg));
 	if (r < 0) {
 		fprintf(stderr, "hgdiag-agent: %s\n", msg[0] ? msg : strerror(-r));
-		hg_store_free(store);
-		return 1;
+		goto out;
 	}
 	for (int h = 0; h < HG_HOOK_MAX; h++)
-		if (!hg_probe_has_hook(probe, h))
+		if (!hg_probe_has_hook(agent.probe, h))
 			fprintf(stderr, "hgdiag-agent: kernel has no tracepoint %s; its denials are not seen\n",
 				hg_hook_name(h));
-	fprintf(stderr, "hgdiag-agent %s: attached; standalone mode, printing new denials\n",
-		HGDIAG_VERSION);
+	agent.pl.ebpf_sees_sigsys = hg_probe_has_hook(agent.probe, HG_HOOK_SIGNAL_GENERATE);
+	__atomic_store_n(&agent.attached, 1, __ATOMIC_RELEASE);
 
-	uint64_t next_counts = now_ms() + 250;
+	struct utsname uts;
+	uname(&uts);
+	char node[256];
+	const char *node_name = opts.node_name ? opts.node_name : getenv("NODE_NAME");
+	if (!node_name || !node_name[0]) {
+		if (gethostname(node, sizeof(node)) < 0)
+			snprintf(node, sizeof(node), "unknown");
+		node_name = node;
+	}
+	struct hg_advice_env advice_env = { .proc_root = "/proc",
+					    .seccomp_default = find_seccomp_profile() };
+	if (!advice_env.seccomp_default)
+		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
+	struct hg_http_opts ho = {
+		.listen = opts.listen, .store = store, .node_name = node_name,
+		.is_ready = agent_ready, .agent_metrics = agent_fill_metrics, .ctx = &agent,
+		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
+	};
+	r = hg_http_start(&http, &ho);
+	if (r < 0) {
+		fprintf(stderr, "hgdiag-agent: cannot listen on %s: %s\n", opts.listen, strerror(-r));
+		goto out;
+	}
+	char host[128];
+	host_of(opts.listen, host, sizeof(host));
+	fprintf(stderr, "hgdiag-agent: listening on http://%s:%u\n", host, hg_http_port(http));
+
+	open_audit(&agent, &opts);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_add(ep, hg_probe_fd(agent.probe), TAG_RINGBUF) < 0 ||
+	    (agent.audit_nl && epoll_add(ep, hg_audit_netlink_fd(agent.audit_nl), TAG_AUDIT_NETLINK) < 0) ||
+	    (agent.audit_file && epoll_add(ep, hg_audit_file_fd(agent.audit_file), TAG_AUDIT_FILE) < 0)) {
+		fprintf(stderr, "hgdiag-agent: cannot set up the event loop: %s\n", strerror(errno));
+		goto out;
+	}
+	fprintf(stderr, "hgdiag-agent %s: attached on node %s; standalone mode, printing new denials\n",
+		HGDIAG_VERSION, node_name);
+
+	uint64_t next_counts = now_ms() + 250, next_audit_poll = now_ms() + 1000;
 	while (!stop_requested) {
-		r = hg_probe_poll(probe, 100);
-		if (r < 0) {
-			fprintf(stderr, "hgdiag-agent: ring buffer poll failed: %s\n", strerror(-r));
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, 100);
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "hgdiag-agent: epoll_wait failed: %s\n", strerror(errno));
 			break;
 		}
-		if (now_ms() >= next_counts) {
-			hg_probe_read_counts(probe, hg_pipeline_on_count, &pl);
-			next_counts = now_ms() + 250;
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case TAG_RINGBUF:
+				hg_probe_consume(agent.probe);
+				break;
+			case TAG_AUDIT_NETLINK:
+				hg_audit_netlink_read(agent.audit_nl, hg_pipeline_on_audit, &agent.pl);
+				break;
+			case TAG_AUDIT_FILE:
+				hg_audit_file_poll(agent.audit_file, hg_pipeline_on_audit, &agent.pl);
+				break;
+			}
+		}
+		uint64_t now = now_ms();
+		if (now >= next_counts) {
+			hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
+			next_counts = now + 250;
+		}
+		if (now >= next_audit_poll) {
+			/* files can change without an inotify wakeup (rotation by copy) */
+			if (opts.audit_file && !agent.audit_file &&
+			    hg_audit_file_open(opts.audit_file, true, &agent.audit_file) == 0)
+				epoll_add(ep, hg_audit_file_fd(agent.audit_file), TAG_AUDIT_FILE);
+			if (agent.audit_file)
+				hg_audit_file_poll(agent.audit_file, hg_pipeline_on_audit, &agent.pl);
+			next_audit_poll = now + 1000;
 		}
 	}
-	/* Flush: what is left in the ring buffer and the final exact counts. */
-	hg_probe_poll(probe, 0);
-	hg_probe_read_counts(probe, hg_pipeline_on_count, &pl);
-	log_stats(probe, &pl);
-	hg_probe_close(probe);
+	/* Stop serving first (bounded), then flush what the kernel still holds and detach. */
+	hg_http_stop(http, 2000);
+	http = NULL;
+	hg_probe_consume(agent.probe);
+	hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
+	log_stats(agent.probe, &agent.pl);
+	rc = 0;
+out:
+	if (http)
+		hg_http_stop(http, 0);
+	if (ep >= 0)
+		close(ep);
+	hg_audit_netlink_close(agent.audit_nl);
+	hg_audit_file_close(agent.audit_file);
+	hg_probe_close(agent.probe);
 	hg_store_free(store);
-	fprintf(stderr, "hgdiag-agent: detached, exiting\n");
-	return 0;
+	if (rc == 0)
+		fprintf(stderr, "hgdiag-agent: detached, exiting\n");
+	return rc;
 }

@@ -184,6 +184,11 @@ int hg_probe_poll(struct hg_probe *p, int timeout_ms)
 	return r == -EINTR ? 0 : r;
 }
 
+int hg_probe_consume(struct hg_probe *p)
+{
+	return ring_buffer__consume(p->rb);
+}
+
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx)
 {
 	int fd = bpf_map__fd(p->skel->maps.counts);

@@ -37,6 +37,8 @@ void hg_probe_close(struct hg_probe *p);
 int hg_probe_fd(struct hg_probe *p);
 /* Consumes records (calling fn); returns the number consumed or -errno. */
 int hg_probe_poll(struct hg_probe *p, int timeout_ms);
+/* Consumes what is ready without waiting. */
+int hg_probe_consume(struct hg_probe *p);
 /* Calls fn with the exact total (summed over CPUs) of every key. */
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx);
 /* Sums the per-CPU stats array (enum hg_stat). */

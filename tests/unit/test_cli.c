@@ -306,10 +306,11 @@ START_TEST(cli_pod_outputs)
 	free(out);
 	free(err);
 
-	/* The values patch alone (empty until the advice engine suggests something). */
+	/* The values patch alone: the fixture's read-only mkdir → one writable path. */
 	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "-n", "shop", "--agent", agent_url,
 			     "--output=values"), 0);
-	ck_assert_str_eq(out, "{}\n");
+	ck_assert_str_eq(out, "hardening:\n  writablePaths:\n  - name: var-cache-nginx\n"
+			      "    mountPath: /var/cache/nginx\n");
 	free(out);
 	free(err);
 
