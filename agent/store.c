@@ -184,8 +184,8 @@ int hg_store_set_count(struct hg_store *s, const struct hg_key *key, uint64_t to
 			continue;
 		for (size_t j = 0; j < c->n_denials; j++) {
 			struct hg_stored_denial *sd = &c->denials[j];
-			if (sd->d.source != HG_SOURCE_EBPF ||
-			    memcmp(&sd->d.key, key, sizeof(*key)) != 0)
+			/* audit-only denials have a zero key, which no probe key equals */
+			if (memcmp(&sd->d.key, key, sizeof(*key)) != 0)
 				continue;
 			if (total > sd->count) {
 				sd->count = total;
