@@ -789,6 +789,8 @@ static int list_pods(struct hg_kube *k)
 		}
 	} while (cont);
 
+	/* A page's JSON tree is many times the index: hand the heap back. */
+	malloc_trim(0);
 	pthread_mutex_lock(&k->lock);
 	for (struct kpod *p = k->all; p; p = p->next)
 		if (!p->deleted_ms && p->list_gen != k->gen)
@@ -800,8 +802,6 @@ static int list_pods(struct hg_kube *k)
 	k->st.last_sync_ms = wall_ms();
 	pthread_cond_broadcast(&k->cond);
 	pthread_mutex_unlock(&k->lock);
-	/* A page's JSON tree is many times the index: hand the heap back. */
-	malloc_trim(0);
 	klog(k, LOG_DEBUG, "listed pods of node %s at resourceVersion %s", k->node, k->rv);
 	return 0;
 }
