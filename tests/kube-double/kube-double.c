@@ -448,10 +448,11 @@ static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, co
 {
 	if (strcmp(what, "event") == 0) {
 		json_t *ev = json_loads(body, 0, NULL);
-		const char *type = json_string_value(json_object_get(ev, "type"));
+		char type[16];
+		snprintf(type, sizeof(type), "%s", json_string_value(json_object_get(ev, "type")) ?: "");
 		json_t *obj = json_incref(json_object_get(ev, "object"));
 		json_decref(ev);
-		if (!type || !json_is_object(obj)) {
+		if (!*type || !json_is_object(obj)) {
 			json_decref(obj);
 			return reply_status(c, 400, "BadRequest", "want {\"type\": ..., \"object\": pod}");
 		}
@@ -530,8 +531,7 @@ static int listen_on(struct kd *kd, unsigned short port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	kd->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-					 MHD_USE_ERROR_LOG,
+	kd->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
 				 0, NULL, NULL, handle, kd, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
 				 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (!kd->d)
