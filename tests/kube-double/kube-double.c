@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -527,13 +528,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return reply_status(c, 404, "NotFound", "the server could not find the requested resource");
 }
 
+/* Cutting watches on kd_stop() is the point of it: no "application error" lines. */
+static void quiet_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls, (void)fmt, (void)ap;
+}
+
 static int listen_on(struct kd *kd, unsigned short port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	kd->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
 				 0, NULL, NULL, handle, kd, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-				 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+				 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+				 MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL, MHD_OPTION_END);
 	if (!kd->d)
 		return -EADDRINUSE;
 	const union MHD_DaemonInfo *i = MHD_get_daemon_info(kd->d, MHD_DAEMON_INFO_BIND_PORT);
