@@ -2,6 +2,8 @@
 #include <string.h>
 #include <time.h>
 #include "audit.h"
+#include "backlog.h"
+#include "kube.h"
 #include "cgroup.h"
 #include "classify.h"
 #include "pipeline.h"
@@ -67,11 +69,13 @@ static void print_new(const struct hg_stored_container *c, void *ctx)
 	}
 }
 
-int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
-		    uint64_t count)
+static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
+			   const struct hg_denial *d, uint64_t count, const struct hg_pod_ref *pod)
 {
 	char id[12];
 	int r = hg_store_add(pl->store, o, d, count, id);
+	if (pod && r >= 0)
+		hg_store_set_pod(pl->store, o->container_id, pod->namespace, pod->name, pod->container);
 	if (r == -ENOSPC)
 		pl->store_full += count ? count : 1;
 	if (r == 1 && pl->out) {
@@ -79,6 +83,59 @@ int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const str
 		hg_store_foreach(pl->store, print_new, &pc);
 	}
 	return r;
+}
+
+/* The pod of a denial, when Kubernetes knows it and, for a container, its container. */
+static bool find_pod(struct hg_pipeline *pl, const struct hg_origin *o, struct hg_pod_ref *ref)
+{
+	if (hg_kube_lookup_origin(pl->kube, o, ref) < 0)
+		return false;
+	return !o->container_id[0] || ref->container[0];
+}
+
+int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
+		    uint64_t count)
+{
+	struct hg_pod_ref ref;
+	if (!pl->kube || (!o->container_id[0] && !o->pod_uid[0]))
+		return store_and_print(pl, o, d, count, NULL);
+	if (find_pod(pl, o, &ref))
+		return store_and_print(pl, o, d, count, &ref);
+	/* The pod watch lags the kernel: hold it until the pod arrives. */
+	if (hg_backlog_push(pl->backlog, o, d, count) == 0)
+		return 0;
+	return store_and_print(pl, o, d, count, NULL);
+}
+
+static bool take_known(const struct hg_backlog_entry *e, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct hg_pod_ref ref;
+	if (!find_pod(pl, &e->origin, &ref))
+		return false;
+	store_and_print(pl, &e->origin, &e->denial, e->count, &ref);
+	return true;
+}
+
+static bool give_up(const struct hg_backlog_entry *e, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct hg_pod_ref ref;
+	/* the pod may be known without this container's status: keep what is known */
+	bool pod = hg_kube_lookup_origin(pl->kube, &e->origin, &ref) == 0;
+	store_and_print(pl, &e->origin, &e->denial, e->count, pod ? &ref : NULL);
+	return true;
+}
+
+void hg_pipeline_attribute_backlog(struct hg_pipeline *pl, uint64_t max_age_ns)
+{
+	struct timespec now;
+	if (!pl->kube)
+		return;
+	hg_backlog_drain(pl->backlog, take_known, pl);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	hg_backlog_expire(pl->backlog, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
+			  max_age_ns, give_up, pl);
 }
 
 static void remember_pid(struct hg_pipeline *pl, uint32_t tgid, const struct hg_origin *o)
