@@ -45,7 +45,11 @@ pod_json() {
 		.status.containerStatuses[0].containerID = $a |
 		.status.containerStatuses[1].containerID = $b' tests/data/kube/pod-template.json
 }
-add_pod() { curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$API/_control/event" >/dev/null; }
+PODS=()
+add_pod() {
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$API/_control/event" >/dev/null
+	PODS+=("$*")
+}
 # in_container UID ID CMD...: runs CMD inside a kubelet-style cgroup, waits for it
 in_container() {
 	local uid=$1 id=$2; shift 2
@@ -88,6 +92,18 @@ hg_expect "pod document names node, pod and uid" "$doc" ".node == \"node-a\" and
 l=$(hg_wait_denial ".container == \"$A1\"")
 hg_expect "live line carries namespace/pod/container" "$l" '.namespace == "shop" and .pod == "web-0" and .container_name == "nginx"'
 
+# 1b. a cgroup v1 layout (legacy hosts): the container only in the memory hierarchy
+if [ -d /sys/fs/cgroup/memory ] && [ "$(stat -fc %T /sys/fs/cgroup/memory)" = cgroupfs ]; then
+	U5=$(cat /proc/sys/kernel/random/uuid); A5=$(hexid); B5=$(hexid)
+	add_pod legacy-0 "$U5" "$A5" "$B5"
+	v1="/sys/fs/cgroup/memory/kubepods/besteffort/pod$U5/$A5"
+	mkdir -p "$v1"
+	hg_on_exit "rmdir '$v1' '/sys/fs/cgroup/memory/kubepods/besteffort/pod$U5'"
+	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$v1" "$PROVOKE" touch "$T/ro/legacy.pid" >/dev/null
+	c=$(wait_pod_denial shop legacy-0 '.name == "nginx" and (.denials | length) > 0')
+	hg_expect "cgroup v1 container attributed" "$c" ".id == \"$A5\" and .denials[0].path == \"$T/ro/legacy.pid\""
+fi
+
 # 2. the pod appears after its denial
 U2=$(cat /proc/sys/kernel/random/uuid); A2=$(hexid); B2=$(hexid)
 in_container "$U2" "$A2" "$PROVOKE" touch "$T/ro/late.pid"
@@ -114,7 +130,7 @@ port=${API##*:}
 kill "$DOUBLE_PID"; wait "$DOUBLE_PID" 2>/dev/null
 start_double "$port"
 # The restarted server has the same state (etcd persists it): the same pods, in order.
-add_pod web-0 "$U1" "$A1" "$B1"; add_pod late-0 "$U2" "$A2" "$B2"; add_pod relisted-0 "$U3" "$A3" "$B3"
+for p in "${PODS[@]}"; do set -- $p; curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$API/_control/event" >/dev/null; done
 U4=$(cat /proc/sys/kernel/random/uuid); A4=$(hexid); B4=$(hexid)
 add_pod restarted-0 "$U4" "$A4" "$B4"
 in_container "$U4" "$A4" "$PROVOKE" touch "$T/ro/after-restart"
