@@ -69,11 +69,44 @@ static void print_new(const struct hg_stored_container *c, void *ctx)
 	}
 }
 
+static void remember_hint(struct hg_pipeline *pl, const struct hg_origin *o,
+			  const struct hg_denial *d)
+{
+	const unsigned n = sizeof(pl->recent_hints) / sizeof(pl->recent_hints[0]);
+	struct hg_recent_hint *h = &pl->recent_hints[pl->recent_hints_next];
+	if (!d->path[0])
+		return;
+	h->cgroup_id = o->cgroup_id;
+	snprintf(h->path, sizeof(h->path), "%s", d->path);
+	snprintf(h->text, sizeof(h->text), "%s %s answered %s first", d->syscall, d->path,
+		 d->errno_name);
+	pl->recent_hints_next = (pl->recent_hints_next + 1) % n;
+}
+
+/* The latest hint of the same cgroup on the denial's path or one of its parents. */
+static const char *find_hint(const struct hg_pipeline *pl, const struct hg_origin *o,
+			     const struct hg_denial *d)
+{
+	const unsigned n = sizeof(pl->recent_hints) / sizeof(pl->recent_hints[0]);
+	for (unsigned k = 1; k <= n && d->path[0]; k++) {
+		const struct hg_recent_hint *h = &pl->recent_hints[(pl->recent_hints_next + n - k) % n];
+		size_t len = strlen(h->path);
+		if (!len || h->cgroup_id != o->cgroup_id || strncmp(d->path, h->path, len) != 0)
+			continue;
+		if (d->path[len] == 0 || d->path[len] == '/' || (len == 1 && h->path[0] == '/'))
+			return h->text;
+	}
+	return NULL;
+}
+
 static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
 			   const struct hg_denial *d, uint64_t count, const struct hg_pod_ref *pod)
 {
 	char id[12];
 	int r = hg_store_add(pl->store, o, d, count, id);
+	const char *hint = r == 1 ? find_hint(pl, o, d) : NULL;
+	if (hint)
+		hg_store_set_hint(pl->store, o, id, hint);
 	if (pod && r >= 0)
 		hg_store_set_pod(pl->store, o->container_id, pod->namespace, pod->name, pod->container);
 	if (r == -ENOSPC)
@@ -207,7 +240,7 @@ int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 	remember_pid(pl, d.tgid, &o);
 	if (r == HG_CLASSIFIED_HINT) {
 		pl->hints++;
-		hg_store_add_hint(pl->store, &o, &d);
+		remember_hint(pl, &o, &d);
 		return 0;
 	}
 	/* Counted records get their exact totals from the aggregation map; records the map

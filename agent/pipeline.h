@@ -34,6 +34,13 @@ struct hg_pipeline {
 		struct hg_origin origin;
 	} pid_cache[256];
 	unsigned pid_cache_next;
+	/* Recent access()/stat() answers: hints for the denials that follow them. */
+	struct hg_recent_hint {
+		uint64_t cgroup_id;
+		char path[HG_PATH_MAX];
+		char text[HG_PATH_MAX];
+	} recent_hints[32];
+	unsigned recent_hints_next;
 };
 
 /* Kubernetes mode: hands held denials whose pod is now known to the store (call from the

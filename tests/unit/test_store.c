@@ -143,19 +143,17 @@ START_TEST(audit_and_ebpf_seccomp_kill_are_one)
 }
 END_TEST
 
-START_TEST(hints_attach_only_to_denials)
+START_TEST(hints_attach_to_known_denials)
 {
 	struct hg_store *s;
+	char id[12];
 	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
 	struct hg_origin o = origin(3, "");
-	struct hg_denial h = ebpf_denial(3, "/data", 1);
-	hg_store_add_hint(s, &o, &h);   /* alone: nothing is created */
-	struct collect col = { 0 };
-	hg_store_foreach(s, collect, &col);
-	ck_assert_uint_eq(col.containers, 0);
+	ck_assert_int_eq(hg_store_set_hint(s, &o, "d1", "x"), -ENOENT);
 	struct hg_denial d = ebpf_denial(3, "/data/file", 2);
-	hg_store_add(s, &o, &d, 0, NULL);
-	hg_store_add_hint(s, &o, &h);
+	ck_assert_int_eq(hg_store_add(s, &o, &d, 0, id), 1);
+	ck_assert_int_eq(hg_store_set_hint(s, &o, "d9", "x"), -ENOENT);
+	ck_assert_int_eq(hg_store_set_hint(s, &o, id, "faccessat /data answered EROFS first"), 0);
 	hg_store_set_pod(s, "", "ns", "pod", "c");   /* an empty id matches nothing */
 	hg_store_free(s);
 }
@@ -168,7 +166,7 @@ int main(void)
 	tcase_add_test(tc, add_merge_and_exact_counts);
 	tcase_add_test(tc, bounds_are_counted);
 	tcase_add_test(tc, audit_and_ebpf_seccomp_kill_are_one);
-	tcase_add_test(tc, hints_attach_only_to_denials);
+	tcase_add_test(tc, hints_attach_to_known_denials);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
