@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The audit path end to end: recorded AppArmor lines (this kernel has no AppArmor) whose pid
+# is replaced by a live containerized process, fed through --audit-file, become apparmor
+# denials on that container with a rule suggestion; a real seccomp kill, seen both by the
+# kernel's audit record and by eBPF, is reported once, with source "audit".
+. "$(dirname "$0")/../lib.sh"
+if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
+hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+POD=$(cat /proc/sys/kernel/random/uuid); ID=$(hexid)
+CGDIR="$CG2/kubepods/besteffort/pod$POD/$ID"
+mkdir -p "$CGDIR"
+hg_on_exit "rmdir '$CGDIR' '$CG2/kubepods/besteffort/pod$POD'"
+
+: >"$T/audit.log"
+hg_start_agent --audit-file "$T/audit.log" || exit 1
+
+# a live process in the container's cgroup
+bash -c 'echo $$ > "$0/cgroup.procs" && exec "$1" sleep 60' "$CGDIR" "$PROVOKE" &
+live=$!
+hg_on_exit "kill $live"
+for _ in $(seq 50); do grep -q "$CGDIR" /proc/$live/cgroup 2>/dev/null || grep -q "$ID" /proc/$live/cgroup && break; sleep 0.05; done
+
+samples=$HG_ROOT/tests/data/audit-samples.log
+# kernel printk shape: mkdir of /var/lib/foo refused by profile snap.foo.bar
+sed -n 1p "$samples" | sed "s/pid=637/pid=$live/" >>"$T/audit.log"
+# syslog shape: capable net_raw refused by /usr/sbin/tcpdump
+sed -n 3p "$samples" | sed "s/pid=3365/pid=$live/" >>"$T/audit.log"
+# a line that is not an audit record, and a malformed one: ignored / counted, never fatal
+echo "Oct 28 15:34:35 host systemd[1]: Started Session 3 of user root." >>"$T/audit.log"
+echo 'audit: type=1400 audit(x): apparmor' >>"$T/audit.log"
+
+l=$(hg_wait_denial ".container == \"$ID\" and .kind == \"apparmor\" and .operation == \"mkdir\"")
+hg_expect "AppArmor mkdir on the right container" "$l" '.path == "/var/lib/foo" and .profile == "snap.foo.bar" and .source == "audit"'
+l=$(hg_wait_denial ".container == \"$ID\" and .kind == \"apparmor\" and .operation == \"capable\"")
+hg_expect "AppArmor capable net_raw" "$l" '.capability == "CAP_NET_RAW" and .profile == "/usr/sbin/tcpdump"'
+
+c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$ID\")")
+hg_expect "rule suggestion for the file access" "$c" '[.suggestions[] | select(.kind == "apparmor_rule") | .rules[]] | any(test("^/var/lib/foo/? .*w.*,$"))'
+hg_expect "rule suggestion for the capability" "$c" '[.suggestions[] | select(.kind == "apparmor_rule") | .rules[]] | any(. == "capability net_raw,")'
+curl -s "$HG_AGENT_URL/metrics" | grep -q '^hgdiag_events_lost_total{source="audit"} [1-9]' \
+	&& pass "malformed audit line counted as lost" || fail "malformed audit line not counted"
+
+# a real seccomp kill inside the container's cgroup: audit netlink + eBPF, one denial
+if grep -q "audit netlink unavailable" "$T/agent.err"; then
+	fail "audit netlink unavailable: $(grep 'audit netlink' "$T/agent.err")"
+else
+	( bash -c 'echo $$ > "$0/cgroup.procs" && exec "$1" seccomp-kill getpgid' "$CGDIR" "$PROVOKE" ) >/dev/null 2>&1 || true
+	for _ in $(seq 150); do
+		c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$ID\") | [.denials[] | select(.syscall == \"getpgid\")]")
+		[ "$(echo "$c" | jq -r '.[0].source // empty')" = audit ] && break
+		sleep 0.1
+	done
+	hg_expect "seccomp kill reported once, from audit, exact count" "$c" 'length == 1 and .[0].kind == "seccomp" and .[0].errno == "SIGSYS" and .[0].source == "audit" and .[0].count == 1'
+fi
+hg_stop_agent && pass "clean exit" || fail "exit status"
+hg_done
