@@ -76,9 +76,12 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard include/*.h bpf/
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: agent/%.c $(SKELS) $(wildcard include/*.h agent/*.h)
+$(BUILD)/obj/%.o: agent/%.c $(wildcard include/*.h agent/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the probe includes the generated skeleton.
+$(BUILD)/obj/probe.o: $(SKELS)
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@

@@ -471,7 +471,7 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 				m->sigsys = 0;
 			}
 		}
-		nr = BPF_CORE_READ(regs, orig_ax);
+		nr = regs->orig_ax;   /* a BTF pointer: a direct load, no helper call */
 		if (is_exec(nr)) {
 			__u32 tid = (__u32)bpf_get_current_pid_tgid();
 			bpf_map_delete_elem(&pending_exec, &tid);
@@ -493,7 +493,7 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (mark.sigsys)
 		return 0;   /* reported by signal_generate */
-	nr = BPF_CORE_READ(regs, orig_ax);
+	nr = regs->orig_ax;   /* a BTF pointer: a direct load, no helper call */
 
 	if (t->seccomp.mode == SECCOMP_MODE_FILTER && !mark.entered && err != ENOENT) {
 		kind = HG_RAW_SECCOMP;
