@@ -19,9 +19,9 @@ int hg_store_new(struct hg_store **out, const struct hg_store_limits *limits)
 	struct hg_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->limits.max_containers = limits && limits->max_containers ? limits->max_containers : 4096;
+	s->limits.max_containers = limits && limits->max_containers ? limits->max_containers : 1024;
 	s->limits.max_denials_per_container = limits && limits->max_denials_per_container
-		? limits->max_denials_per_container : 256;
+		? limits->max_denials_per_container : 64;
 	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
@@ -61,8 +61,21 @@ static struct hg_stored_container *get_container(struct hg_store *s, const struc
 	struct hg_stored_container *c = find_container(s, o);
 	if (c)
 		return c;
-	if (s->n_containers >= s->limits.max_containers)
-		return NULL;
+	if (s->n_containers >= s->limits.max_containers) {
+		/* Full: forget the container seen longest ago (an exited one, most likely)
+		 * rather than refuse a live one. */
+		size_t oldest = 0;
+		for (size_t i = 1; i < s->n_containers; i++)
+			if (s->containers[i].last_seen_ns < s->containers[oldest].last_seen_ns)
+				oldest = i;
+		c = &s->containers[oldest];
+		s->stats.denials -= c->n_denials;
+		s->stats.evicted_containers++;
+		free(c->denials);
+		memset(c, 0, sizeof(*c));
+		c->origin = *o;
+		return c;
+	}
 	if ((s->n_containers & (s->n_containers - 1)) == 0) {
 		size_t cap = s->n_containers ? s->n_containers * 2 : 8;
 		void *p = realloc(s->containers, cap * sizeof(*s->containers));

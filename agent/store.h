@@ -26,13 +26,14 @@ struct hg_stored_container {
 };
 
 struct hg_store_limits {
-	size_t max_containers;            /* default 4096 */
-	size_t max_denials_per_container; /* default 256 */
+	size_t max_containers;            /* default 1024; then the least recently seen goes */
+	size_t max_denials_per_container; /* default 64; then new denials are counted as dropped */
 };
 
 struct hg_store_stats {
 	uint64_t containers, denials;
-	uint64_t dropped_containers;  /* new containers refused because the store was full */
+	uint64_t dropped_containers;  /* denials refused for want of a container (allocation) */
+	uint64_t evicted_containers;  /* least recently seen containers forgotten when full */
 	uint64_t dropped_denials;     /* new denials refused because a container was full */
 };
 

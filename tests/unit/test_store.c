@@ -94,20 +94,23 @@ START_TEST(bounds_are_counted)
 		for (int i = 0; i < 5; i++) {
 			char p[32];
 			snprintf(p, sizeof(p), "/p/%d", i);
-			struct hg_denial d = ebpf_denial(c, p, 1);
+			/* container 1 is the least recently seen when container 3 arrives */
+			struct hg_denial d = ebpf_denial(c, p, 10 * c + i);
 			int r = hg_store_add(s, &o, &d, 1, NULL);
-			if (c == 3 || i >= 3)
-				ck_assert_int_eq(r, -ENOSPC);
-			else
-				ck_assert_int_eq(r, 1);
+			ck_assert_int_eq(r, i >= 3 ? -ENOSPC : 1);
 		}
 	}
 	struct hg_store_stats st;
 	hg_store_get_stats(s, &st);
 	ck_assert_uint_eq(st.containers, 2);
 	ck_assert_uint_eq(st.denials, 6);
-	ck_assert_uint_eq(st.dropped_denials, 4);
-	ck_assert_uint_eq(st.dropped_containers, 5);
+	ck_assert_uint_eq(st.dropped_denials, 6);
+	ck_assert_uint_eq(st.dropped_containers, 0);
+	ck_assert_uint_eq(st.evicted_containers, 1);
+	struct collect col = { 0 };
+	hg_store_foreach(s, collect, &col);
+	ck_assert_uint_eq(col.containers, 2);
+	ck_assert_uint_eq(col.first_seen, 30);   /* container 3 took container 1's place */
 	hg_store_free(s);
 }
 END_TEST
