@@ -10,9 +10,21 @@ void hg_format_time(uint64_t wall_ns, char buf[32])
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Paths and names come from the kernel as bytes: what is not UTF-8 is shown as '?'
+ * rather than losing the key (json_string refuses invalid UTF-8). */
 static json_t *str_or_null(const char *s)
 {
-	return s && s[0] ? json_string(s) : json_null();
+	if (!s || !s[0])
+		return json_null();
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char buf[HG_PATH_MAX * 2];
+	size_t i;
+	for (i = 0; s[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	buf[i] = 0;
+	return json_string(buf);
 }
 
 static json_t *time_or_null(uint64_t ns)
