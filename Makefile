@@ -119,6 +119,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/hgdiag-agent $(BUILD)/hgdiag $(DESTDIR)$(PREFIX)/bin/
 	ln -sf hgdiag $(DESTDIR)$(PREFIX)/bin/kubectl-hgdiag
+	install -d $(DESTDIR)$(PREFIX)/share/hgdiag
+	install -m 0644 data/seccomp-default.json $(DESTDIR)$(PREFIX)/share/hgdiag/
 
 clean:
 	rm -rf build

@@ -14,7 +14,11 @@
 #include "advice.h"
 #include "audit.h"
 #include "auditsrc.h"
+#include "backlog.h"
+#include <curl/curl.h>
 #include "http.h"
+#include "kube.h"
+#include "kubeconfig.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "probe.h"
@@ -112,13 +116,44 @@ struct agent {
 	struct hg_pipeline pl;
 	struct hg_audit_netlink *audit_nl;
 	struct hg_audit_file *audit_file;
+	struct hg_kubeconfig *kubeconfig;
+	struct hg_kube *kube;            /* NULL in standalone mode */
+	struct hg_backlog *backlog;
 	volatile int attached;
+	volatile int pods_changed;       /* set by the pod watcher, read by the event loop */
 };
 
 static const char *agent_ready(void *ctx)
 {
 	struct agent *a = ctx;
-	return __atomic_load_n(&a->attached, __ATOMIC_ACQUIRE) ? NULL : "BPF programs not attached yet";
+	if (!__atomic_load_n(&a->attached, __ATOMIC_ACQUIRE))
+		return "BPF programs not attached yet";
+	if (a->kube) {
+		struct hg_kube_stats st;
+		hg_kube_get_stats(a->kube, &st);
+		if (!st.ready)
+			return "the first pod list from the Kubernetes API is not synced yet";
+	}
+	return NULL;
+}
+
+static int agent_pod_lookup(const char *ns, const char *name, char uid[HG_POD_UID_MAX], void *ctx)
+{
+	struct agent *a = ctx;
+	static __thread struct hg_pod_info info;   /* large: not on an HTTP thread's stack */
+	int r = hg_kube_find_pod(a->kube, ns, name, &info);
+	if (r < 0)
+		return r;
+	snprintf(uid, HG_POD_UID_MAX, "%s", info.uid);
+	return 0;
+}
+
+static void agent_on_pod(const struct hg_pod_info *pod, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)pod;
+	/* Attribution happens on the event loop: the pipeline is single-threaded. */
+	__atomic_store_n(&a->pods_changed, 1, __ATOMIC_RELEASE);
 }
 
 static uint64_t load64(const uint64_t *p)
@@ -175,6 +210,24 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 	add_count(m->events_lost, &m->n_events_lost, "audit", audit_lost_n);
 	m->pods_tracked = -1;
 	m->kube_last_sync_age_seconds = -1;
+	if (a->kube) {
+		struct hg_kube_stats ks;
+		struct hg_backlog_stats bs;
+		struct timespec now;
+		hg_kube_get_stats(a->kube, &ks);
+		hg_backlog_get_stats(a->backlog, &bs);
+		clock_gettime(CLOCK_REALTIME, &now);
+		m->kubernetes = true;
+		m->pods_tracked = (int64_t)ks.pods_tracked;
+		m->kube_watch_restarts = ks.watch_restarts;
+		if (ks.last_sync_ms > 0)
+			m->kube_last_sync_age_seconds =
+				(double)((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ks.last_sync_ms) / 1000.0;
+		m->backlog = bs.queued;
+		m->backlog_max = 4096;
+		add_count(m->events_lost, &m->n_events_lost, "kube", ks.decode_errors);
+		add_count(m->events_lost, &m->n_events_lost, "backlog", bs.overflow);
+	}
 	m->bpf_stats_enabled = bpf_stats_enabled();
 	if (m->bpf_stats_enabled) {
 		struct hg_prog_stats ps[HG_METRICS_PROGS_MAX];
@@ -296,6 +349,28 @@ int main(int argc, char **argv)
 			snprintf(node, sizeof(node), "unknown");
 		node_name = node;
 	}
+	/* Kubernetes mode: --kubeconfig, $KUBECONFIG or in-cluster; else standalone. */
+	char kerr[512] = "";
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	r = hg_kubeconfig_load(&(struct hg_kubeconfig_opts){ .path = opts.kubeconfig },
+			       &agent.kubeconfig, kerr, sizeof(kerr));
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "hgdiag-agent: %s\n", kerr[0] ? kerr : strerror(-r));
+		goto out;
+	}
+	if (r == 0) {
+		if (hg_backlog_new(&agent.backlog, 4096) < 0 ||
+		    hg_kube_new(&(struct hg_kube_opts){ .cfg = agent.kubeconfig, .node_name = node_name,
+							.on_pod = agent_on_pod, .on_pod_ctx = &agent },
+				&agent.kube) < 0 ||
+		    hg_kube_start(agent.kube) < 0) {
+			fprintf(stderr, "hgdiag-agent: cannot start the Kubernetes pod watch\n");
+			goto out;
+		}
+		agent.pl.kube = agent.kube;
+		agent.pl.backlog = agent.backlog;
+	}
+
 	struct hg_advice_env advice_env = { .proc_root = "/proc",
 					    .seccomp_default = find_seccomp_profile() };
 	if (!advice_env.seccomp_default)
@@ -303,6 +378,7 @@ int main(int argc, char **argv)
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = store, .node_name = node_name,
 		.is_ready = agent_ready, .agent_metrics = agent_fill_metrics, .ctx = &agent,
+		.pod_lookup = agent.kube ? agent_pod_lookup : NULL,
 		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
 	};
 	r = hg_http_start(&http, &ho);
@@ -322,8 +398,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
-	fprintf(stderr, "hgdiag-agent %s: attached on node %s; standalone mode, printing new denials\n",
-		HGDIAG_VERSION, node_name);
+	fprintf(stderr, "hgdiag-agent %s: attached on node %s; %s, printing new denials\n",
+		HGDIAG_VERSION, node_name,
+		agent.kube ? "Kubernetes mode (watching this node's pods)" : "standalone mode");
 
 	uint64_t next_counts = now_ms() + 250, next_audit_poll = now_ms() + 1000;
 	while (!stop_requested) {
@@ -351,7 +428,10 @@ int main(int argc, char **argv)
 			hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
 			next_counts = now + 250;
 		}
+		if (__atomic_exchange_n(&agent.pods_changed, 0, __ATOMIC_ACQ_REL))
+			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
 		if (now >= next_audit_poll) {
+			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
 			/* files can change without an inotify wakeup (rotation by copy) */
 			if (opts.audit_file && !agent.audit_file &&
 			    hg_audit_file_open(opts.audit_file, true, &agent.audit_file) == 0)
@@ -376,6 +456,10 @@ out:
 	hg_audit_netlink_close(agent.audit_nl);
 	hg_audit_file_close(agent.audit_file);
 	hg_probe_close(agent.probe);
+	hg_kube_free(agent.kube);
+	hg_backlog_free(agent.backlog);
+	hg_kubeconfig_free(agent.kubeconfig);
+	curl_global_cleanup();
 	hg_store_free(store);
 	if (rc == 0)
 		fprintf(stderr, "hgdiag-agent: detached, exiting\n");

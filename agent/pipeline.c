@@ -2,6 +2,8 @@
 #include <string.h>
 #include <time.h>
 #include "audit.h"
+#include "backlog.h"
+#include "kube.h"
 #include "cgroup.h"
 #include "classify.h"
 #include "pipeline.h"
@@ -67,11 +69,46 @@ static void print_new(const struct hg_stored_container *c, void *ctx)
 	}
 }
 
-int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
-		    uint64_t count)
+static void remember_hint(struct hg_pipeline *pl, const struct hg_origin *o,
+			  const struct hg_denial *d)
+{
+	const unsigned n = sizeof(pl->recent_hints) / sizeof(pl->recent_hints[0]);
+	struct hg_recent_hint *h = &pl->recent_hints[pl->recent_hints_next];
+	if (!d->path[0])
+		return;
+	h->cgroup_id = o->cgroup_id;
+	snprintf(h->path, sizeof(h->path), "%s", d->path);
+	snprintf(h->text, sizeof(h->text), "%s %s answered %s first", d->syscall, d->path,
+		 d->errno_name);
+	pl->recent_hints_next = (pl->recent_hints_next + 1) % n;
+}
+
+/* The latest hint of the same cgroup on the denial's path or one of its parents. */
+static const char *find_hint(const struct hg_pipeline *pl, const struct hg_origin *o,
+			     const struct hg_denial *d)
+{
+	const unsigned n = sizeof(pl->recent_hints) / sizeof(pl->recent_hints[0]);
+	for (unsigned k = 1; k <= n && d->path[0]; k++) {
+		const struct hg_recent_hint *h = &pl->recent_hints[(pl->recent_hints_next + n - k) % n];
+		size_t len = strlen(h->path);
+		if (!len || h->cgroup_id != o->cgroup_id || strncmp(d->path, h->path, len) != 0)
+			continue;
+		if (d->path[len] == 0 || d->path[len] == '/' || (len == 1 && h->path[0] == '/'))
+			return h->text;
+	}
+	return NULL;
+}
+
+static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
+			   const struct hg_denial *d, uint64_t count, const struct hg_pod_ref *pod)
 {
 	char id[12];
 	int r = hg_store_add(pl->store, o, d, count, id);
+	const char *hint = r == 1 ? find_hint(pl, o, d) : NULL;
+	if (hint)
+		hg_store_set_hint(pl->store, o, id, hint);
+	if (pod && r >= 0)
+		hg_store_set_pod(pl->store, o->container_id, pod->namespace, pod->name, pod->container);
 	if (r == -ENOSPC)
 		pl->store_full += count ? count : 1;
 	if (r == 1 && pl->out) {
@@ -79,6 +116,59 @@ int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const str
 		hg_store_foreach(pl->store, print_new, &pc);
 	}
 	return r;
+}
+
+/* The pod of a denial, when Kubernetes knows it and, for a container, its container. */
+static bool find_pod(struct hg_pipeline *pl, const struct hg_origin *o, struct hg_pod_ref *ref)
+{
+	if (hg_kube_lookup_origin(pl->kube, o, ref) < 0)
+		return false;
+	return !o->container_id[0] || ref->container[0];
+}
+
+int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
+		    uint64_t count)
+{
+	struct hg_pod_ref ref;
+	if (!pl->kube || (!o->container_id[0] && !o->pod_uid[0]))
+		return store_and_print(pl, o, d, count, NULL);
+	if (find_pod(pl, o, &ref))
+		return store_and_print(pl, o, d, count, &ref);
+	/* The pod watch lags the kernel: hold it until the pod arrives. */
+	if (hg_backlog_push(pl->backlog, o, d, count) == 0)
+		return 0;
+	return store_and_print(pl, o, d, count, NULL);
+}
+
+static bool take_known(const struct hg_backlog_entry *e, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct hg_pod_ref ref;
+	if (!find_pod(pl, &e->origin, &ref))
+		return false;
+	store_and_print(pl, &e->origin, &e->denial, e->count, &ref);
+	return true;
+}
+
+static bool give_up(const struct hg_backlog_entry *e, void *ctx)
+{
+	struct hg_pipeline *pl = ctx;
+	struct hg_pod_ref ref;
+	/* the pod may be known without this container's status: keep what is known */
+	bool pod = hg_kube_lookup_origin(pl->kube, &e->origin, &ref) == 0;
+	store_and_print(pl, &e->origin, &e->denial, e->count, pod ? &ref : NULL);
+	return true;
+}
+
+void hg_pipeline_attribute_backlog(struct hg_pipeline *pl, uint64_t max_age_ns)
+{
+	struct timespec now;
+	if (!pl->kube)
+		return;
+	hg_backlog_drain(pl->backlog, take_known, pl);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	hg_backlog_expire(pl->backlog, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
+			  max_age_ns, give_up, pl);
 }
 
 static void remember_pid(struct hg_pipeline *pl, uint32_t tgid, const struct hg_origin *o)
@@ -150,7 +240,7 @@ int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 	remember_pid(pl, d.tgid, &o);
 	if (r == HG_CLASSIFIED_HINT) {
 		pl->hints++;
-		hg_store_add_hint(pl->store, &o, &d);
+		remember_hint(pl, &o, &d);
 		return 0;
 	}
 	/* Counted records get their exact totals from the aggregation map; records the map

@@ -10,8 +10,13 @@
 
 enum hg_log_format { HG_LOG_TEXT = 0, HG_LOG_JSON };
 
+struct hg_kube;
+struct hg_backlog;
+
 struct hg_pipeline {
 	struct hg_store *store;
+	struct hg_kube *kube;          /* Kubernetes mode: attribute denials to pods */
+	struct hg_backlog *backlog;    /* denials whose pod is not known yet */
 	FILE *out;                     /* live denials; NULL for none */
 	enum hg_log_format format;
 	uint64_t boot_to_wall_ns;
@@ -29,7 +34,19 @@ struct hg_pipeline {
 		struct hg_origin origin;
 	} pid_cache[256];
 	unsigned pid_cache_next;
+	/* Recent access()/stat() answers: hints for the denials that follow them. */
+	struct hg_recent_hint {
+		uint64_t cgroup_id;
+		char path[HG_PATH_MAX];
+		char text[HG_PATH_MAX];
+	} recent_hints[32];
+	unsigned recent_hints_next;
 };
+
+/* Kubernetes mode: hands held denials whose pod is now known to the store (call from the
+ * event loop after pods changed, and periodically); gives up on those held longer than
+ * max_age_ns (they are stored without their pod). */
+void hg_pipeline_attribute_backlog(struct hg_pipeline *pl, uint64_t max_age_ns);
 
 struct hg_audit_record;
 /* hg_audit_record_fn: refused AppArmor/seccomp/SELinux records → store. */

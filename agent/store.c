@@ -184,8 +184,8 @@ int hg_store_set_count(struct hg_store *s, const struct hg_key *key, uint64_t to
 			continue;
 		for (size_t j = 0; j < c->n_denials; j++) {
 			struct hg_stored_denial *sd = &c->denials[j];
-			if (sd->d.source != HG_SOURCE_EBPF ||
-			    memcmp(&sd->d.key, key, sizeof(*key)) != 0)
+			/* audit-only denials have a zero key, which no probe key equals */
+			if (memcmp(&sd->d.key, key, sizeof(*key)) != 0)
 				continue;
 			if (total > sd->count) {
 				sd->count = total;
@@ -201,21 +201,21 @@ out:
 	return r;
 }
 
-void hg_store_add_hint(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *hint)
+int hg_store_set_hint(struct hg_store *s, const struct hg_origin *o, const char *id,
+		      const char *hint)
 {
+	int r = -ENOENT;
 	pthread_mutex_lock(&s->lock);
 	struct hg_stored_container *c = find_container(s, o);
-	/* Hints only attach to denials already seen in the container with the same path
-	 * prefix; a hint alone never creates a container or a denial. */
-	if (c) {
-		for (size_t i = 0; i < c->n_denials; i++) {
-			struct hg_stored_denial *sd = &c->denials[i];
-			if (!sd->hint[0] && sd->d.path[0] && hint->path[0] &&
-			    strncmp(sd->d.path, hint->path, strlen(hint->path)) == 0)
-				snprintf(sd->hint, sizeof(sd->hint), "%s", hint->path);
+	for (size_t i = 0; c && i < c->n_denials; i++) {
+		if (strcmp(c->denials[i].id, id) == 0) {
+			snprintf(c->denials[i].hint, sizeof(c->denials[i].hint), "%s", hint);
+			r = 0;
+			break;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 void hg_store_set_pod(struct hg_store *s, const char *container_id, const char *ns,

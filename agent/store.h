@@ -12,7 +12,7 @@ struct hg_stored_denial {
 	char id[12];              /* "d1", "d2"... unique within the container */
 	uint64_t count;
 	uint64_t first_seen_ns, last_seen_ns;
-	/* access()/faccessat() answers seen in the same container just before: hints. */
+	/* an access()/stat() answer the process got just before, on this path or a parent */
 	char hint[HG_PATH_MAX];
 };
 
@@ -53,9 +53,10 @@ int hg_store_add(struct hg_store *store, const struct hg_origin *origin,
 int hg_store_set_count(struct hg_store *store, const struct hg_key *key, uint64_t total,
 		       uint64_t now_ns);
 
-/* Attaches an access() hint to the container (kept until a denial claims it). */
-void hg_store_add_hint(struct hg_store *store, const struct hg_origin *origin,
-		       const struct hg_denial *hint);
+/* Attaches a hint (what the process asked access()/stat() just before) to a denial.
+ * Returns 0, or -ENOENT when the container or denial id is unknown. */
+int hg_store_set_hint(struct hg_store *store, const struct hg_origin *origin, const char *id,
+		      const char *hint);
 
 /* Sets pod identity for every container of this container id. */
 void hg_store_set_pod(struct hg_store *store, const char *container_id, const char *ns,

@@ -315,21 +315,40 @@ hash:;
 	return h;
 }
 
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node___old, parent))
+		return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+	return BPF_CORE_READ(kn, __parent);
+}
+
+/* Identity of the task and its cgroup. In the cgroup2 root (a cgroup v1 host, where
+ * runtimes only use the v1 hierarchies), the memory hierarchy's cgroup names the
+ * container instead, and its kernfs id keys the counts so containers stay apart. */
 static __always_inline void fill_identity(struct task_struct *t, struct hg_event *ev)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
-	struct kernfs_node *parent;
+	struct kernfs_node *parent = kn_parent(kn);
 
 	ev->pid = (__u32)id;
 	ev->tgid = id >> 32;
 	ev->uid = (__u32)bpf_get_current_uid_gid();
 	ev->ts_ns = bpf_ktime_get_boot_ns();
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	if (bpf_core_field_exists(struct kernfs_node___old, parent))
-		parent = BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-	else
-		parent = BPF_CORE_READ(kn, __parent);
+	if (!parent && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		struct css_set *cset = BPF_CORE_READ(t, cgroups);
+		struct cgroup_subsys_state *css = NULL;
+		int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		bpf_probe_read_kernel(&css, sizeof(css), &cset->subsys[mem & 15]);
+		struct kernfs_node *v1 = css ? BPF_CORE_READ(css, cgroup, kn) : NULL;
+		struct kernfs_node *v1_parent = v1 ? kn_parent(v1) : NULL;
+		if (v1_parent) {
+			kn = v1;
+			parent = v1_parent;
+			ev->key.cgroup_id = BPF_CORE_READ(v1, id);
+		}
+	}
 	bpf_probe_read_kernel_str(ev->cg_name, sizeof(ev->cg_name), BPF_CORE_READ(kn, name));
 	if (parent)
 		bpf_probe_read_kernel_str(ev->cg_parent, sizeof(ev->cg_parent),

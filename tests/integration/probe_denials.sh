@@ -80,6 +80,13 @@ n=$(hg_count_denials ".pid == $path_pid")
 n=$(hg_count_denials ".pid == $access_pid")
 [ "$n" -eq 0 ] && pass "access(W_OK) on ro mount is a hint, not a denial" || fail "access produced $n denials"
 
+# --- a hint: access(W_OK) answered EROFS, then the real write ---
+"$P" access "$T/ro/etc/app" >/dev/null
+"$P" touch "$T/ro/etc/app/after-access" >/dev/null &
+pid=$!; wait $pid
+l=$(hg_wait_denial ".pid == $pid")
+hg_expect "access() answer kept as the later denial's hint" "$l" ".kind == \"readonly_fs\" and (.hint | test(\"access.* $T/ro/etc/app answered EROFS\"))"
+
 # --- the agent itself ---
 if hg_stop_agent; then pass "SIGTERM: clean exit 0"; else fail "SIGTERM: exit status $?"; fi
 grep -q "detached" "$T/agent.err" && pass "detached on SIGTERM" || fail "no detach message"

@@ -1,0 +1,621 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <microhttpd.h>
+#include "kube-double.h"
+
+struct kd_event {
+	uint64_t rv;
+	char *line;
+	bool transient;     /* only for watches open when it was queued (malformed, ERROR, BOOKMARK) */
+	bool bookmark;
+	bool closes;        /* end the watch after this line */
+};
+
+struct kd {
+	struct kd_opts o;
+	char *node, *token;
+	struct MHD_Daemon *d;
+	unsigned short port;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	json_t *tmpl;
+	json_t *pods;       /* uid -> pod, insertion order */
+	uint64_t rv, compact_rv, seq;
+	struct kd_event *ev;
+	size_t n_ev, cap_ev;
+	unsigned close_gen;
+	bool gone_next;
+	unsigned lists, watches;
+};
+
+struct kd_watch {
+	struct kd *kd;
+	uint64_t from_rv;
+	size_t pos, start;  /* next event; events before start that are transient are not ours */
+	unsigned close_gen;
+	bool bookmarks, closing;
+	char *pending;      /* a line not yet fully written */
+	size_t pending_len, pending_off;
+};
+
+static uint64_t mix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void push_event(struct kd *kd, uint64_t rv, char *line, bool transient, bool bookmark, bool closes)
+{
+	if (kd->n_ev == kd->cap_ev) {
+		kd->cap_ev = kd->cap_ev ? kd->cap_ev * 2 : 256;
+		kd->ev = realloc(kd->ev, kd->cap_ev * sizeof(*kd->ev));
+	}
+	kd->ev[kd->n_ev++] = (struct kd_event){ rv, line, transient, bookmark, closes };
+	pthread_cond_broadcast(&kd->cond);
+}
+
+static void set_rv(json_t *pod, uint64_t rv)
+{
+	char b[32];
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)rv);
+	json_object_set_new(json_object_get(pod, "metadata"), "resourceVersion", json_string(b));
+}
+
+static void queue(struct kd *kd, const char *type, json_t *pod)
+{
+	json_t *ev = json_pack("{s:s,s:O}", "type", type, "object", pod);
+	push_event(kd, kd->rv, json_dumps(ev, JSON_COMPACT), false, false, false);
+	json_decref(ev);
+}
+
+json_t *kd_make_pod(struct kd *kd, const char *ns, const char *name, const char *node)
+{
+	static const char *const lists[] = { "initContainerStatuses", "containerStatuses",
+					     "ephemeralContainerStatuses" };
+	json_t *p = json_deep_copy(kd->tmpl);
+	json_t *m = json_object_get(p, "metadata");
+	char uid[40], id[80];
+	pthread_mutex_lock(&kd->lock);
+	uint64_t s = ++kd->seq * 7919;
+	pthread_mutex_unlock(&kd->lock);
+	uint64_t a = mix(&s), b = mix(&s);
+	snprintf(uid, sizeof(uid), "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+		 (unsigned)a & 0xfff, (unsigned)(b >> 52) & 0xfff, (unsigned long long)(b & 0xffffffffffffull));
+	json_object_set_new(m, "uid", json_string(uid));
+	json_object_set_new(m, "name", json_string(name));
+	json_object_set_new(m, "namespace", json_string(ns));
+	json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
+	for (size_t l = 0; l < 3; l++) {
+		size_t i;
+		json_t *cs;
+		json_array_foreach(json_object_get(json_object_get(p, "status"), lists[l]), i, cs) {
+			uint64_t w[4] = { mix(&s), mix(&s), mix(&s), mix(&s) };
+			snprintf(id, sizeof(id), "containerd://%016llx%016llx%016llx%016llx", (unsigned long long)w[0],
+				 (unsigned long long)w[1], (unsigned long long)w[2], (unsigned long long)w[3]);
+			json_object_set_new(cs, "containerID", json_string(id));
+			json_t *term = json_object_get(json_object_get(cs, "state"), "terminated");
+			if (term)
+				json_object_set_new(term, "containerID", json_string(id));
+		}
+	}
+	return p;
+}
+
+const char *kd_pod_uid(json_t *pod)
+{
+	return json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+}
+
+const char *kd_container_id(json_t *pod, unsigned i, char out[65])
+{
+	json_t *cs = json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), i);
+	const char *id = json_string_value(json_object_get(cs, "containerID"));
+	const char *p = id ? strstr(id, "://") : NULL;
+	snprintf(out, 65, "%s", p ? p + 3 : "");
+	return out;
+}
+
+void kd_add(struct kd *kd, json_t *pod)
+{
+	pthread_mutex_lock(&kd->lock);
+	set_rv(pod, ++kd->rv);
+	json_object_set(kd->pods, kd_pod_uid(pod), pod);
+	queue(kd, "ADDED", pod);
+	pthread_mutex_unlock(&kd->lock);
+	json_decref(pod);
+}
+
+void kd_modify(struct kd *kd, json_t *pod)
+{
+	pthread_mutex_lock(&kd->lock);
+	set_rv(pod, ++kd->rv);
+	json_object_set(kd->pods, kd_pod_uid(pod), pod);
+	queue(kd, "MODIFIED", pod);
+	pthread_mutex_unlock(&kd->lock);
+	json_decref(pod);
+}
+
+static int delete(struct kd *kd, const char *uid, bool event)
+{
+	pthread_mutex_lock(&kd->lock);
+	json_t *pod = json_incref(json_object_get(kd->pods, uid));
+	if (!pod) {
+		pthread_mutex_unlock(&kd->lock);
+		return -ENOENT;
+	}
+	json_object_del(kd->pods, uid);
+	set_rv(pod, ++kd->rv);
+	if (event)
+		queue(kd, "DELETED", pod);
+	pthread_mutex_unlock(&kd->lock);
+	json_decref(pod);
+	return 0;
+}
+
+int kd_delete(struct kd *kd, const char *uid)
+{
+	return delete(kd, uid, true);
+}
+
+int kd_delete_silently(struct kd *kd, const char *uid)
+{
+	return delete(kd, uid, false);
+}
+
+void kd_bookmark(struct kd *kd)
+{
+	char *line = NULL;
+	pthread_mutex_lock(&kd->lock);
+	if (asprintf(&line, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+			    "\"metadata\":{\"resourceVersion\":\"%llu\",\"annotations\":"
+			    "{\"k8s.io/initial-events-end\":\"true\"}}}}",
+		     (unsigned long long)kd->rv) >= 0)
+		push_event(kd, kd->rv, line, true, true, false);
+	pthread_mutex_unlock(&kd->lock);
+}
+
+void kd_malformed(struct kd *kd, const char *raw)
+{
+	pthread_mutex_lock(&kd->lock);
+	push_event(kd, kd->rv, strdup(raw), true, false, false);
+	pthread_mutex_unlock(&kd->lock);
+}
+
+static char *status_json(int code, const char *reason, const char *message)
+{
+	json_t *s = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+			      "metadata", "status", "Failure", "message", message, "reason", reason, "code", code);
+	char *out = json_dumps(s, JSON_COMPACT);
+	json_decref(s);
+	return out;
+}
+
+static char *error_410_line(void)
+{
+	char *st = status_json(410, "Expired", "too old resource version: 1 (2)"), *line = NULL;
+	if (asprintf(&line, "{\"type\":\"ERROR\",\"object\":%s}", st) < 0)
+		line = NULL;
+	free(st);
+	return line;
+}
+
+void kd_error_410(struct kd *kd)
+{
+	pthread_mutex_lock(&kd->lock);
+	push_event(kd, kd->rv, error_410_line(), true, false, true);
+	pthread_mutex_unlock(&kd->lock);
+}
+
+void kd_gone_next(struct kd *kd)
+{
+	pthread_mutex_lock(&kd->lock);
+	kd->gone_next = true;
+	pthread_mutex_unlock(&kd->lock);
+}
+
+void kd_close_watches(struct kd *kd)
+{
+	pthread_mutex_lock(&kd->lock);
+	kd->close_gen++;
+	pthread_cond_broadcast(&kd->cond);
+	pthread_mutex_unlock(&kd->lock);
+}
+
+void kd_compact(struct kd *kd)
+{
+	pthread_mutex_lock(&kd->lock);
+	kd->compact_rv = kd->rv;
+	pthread_mutex_unlock(&kd->lock);
+}
+
+uint64_t kd_resource_version(struct kd *kd)
+{
+	pthread_mutex_lock(&kd->lock);
+	uint64_t rv = kd->rv;
+	pthread_mutex_unlock(&kd->lock);
+	return rv;
+}
+
+unsigned kd_requests(struct kd *kd, bool watch)
+{
+	pthread_mutex_lock(&kd->lock);
+	unsigned n = watch ? kd->watches : kd->lists;
+	pthread_mutex_unlock(&kd->lock);
+	return n;
+}
+
+/* ---- HTTP ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	enum MHD_Result ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg)
+{
+	return reply(c, code, status_json((int)code, reason, msg));
+}
+
+static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct kd_watch *w = cls;
+	struct kd *kd = w->kd;
+	pthread_mutex_lock(&kd->lock);
+	for (;;) {
+		if (kd->stopping) {
+			pthread_mutex_unlock(&kd->lock);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		if (w->pending) {
+			size_t n = w->pending_len - w->pending_off;
+			if (n > max)
+				n = max;
+			memcpy(buf, w->pending + w->pending_off, n);
+			w->pending_off += n;
+			if (w->pending_off == w->pending_len) {
+				free(w->pending);
+				w->pending = NULL;
+			}
+			pthread_mutex_unlock(&kd->lock);
+			return (ssize_t)n;
+		}
+		if (w->closing || w->close_gen != kd->close_gen) {
+			pthread_mutex_unlock(&kd->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		while (w->pos < kd->n_ev) {
+			struct kd_event *e = &kd->ev[w->pos++];
+			if (e->transient ? w->pos - 1 < w->start || (e->bookmark && !w->bookmarks)
+					 : e->rv <= w->from_rv)
+				continue;
+			w->pending_len = strlen(e->line) + 1;
+			w->pending = malloc(w->pending_len);
+			memcpy(w->pending, e->line, w->pending_len - 1);
+			w->pending[w->pending_len - 1] = '\n';
+			w->pending_off = 0;
+			w->closing = e->closes;
+			break;
+		}
+		if (w->pending)
+			continue;
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 100000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&kd->cond, &kd->lock, &t);
+	}
+}
+
+static void watch_free(void *cls)
+{
+	struct kd_watch *w = cls;
+	free(w->pending);
+	free(w);
+}
+
+static enum MHD_Result serve_watch(struct kd *kd, struct MHD_Connection *c)
+{
+	const char *rv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion");
+	const char *bm = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "allowWatchBookmarks");
+	struct kd_watch *w = calloc(1, sizeof(*w));
+	w->kd = kd;
+	w->from_rv = rv ? strtoull(rv, NULL, 10) : 0;
+	w->bookmarks = bm && strcmp(bm, "true") == 0;
+	pthread_mutex_lock(&kd->lock);
+	kd->watches++;
+	if (kd->gone_next) {
+		kd->gone_next = false;
+		pthread_mutex_unlock(&kd->lock);
+		free(w);
+		return reply_status(c, 410, "Expired", "too old resource version");
+	}
+	w->start = w->pos = kd->n_ev;
+	/* Replay what happened since the client's version. */
+	while (w->pos > 0 && (kd->ev[w->pos - 1].transient || kd->ev[w->pos - 1].rv > w->from_rv))
+		w->pos--;
+	w->close_gen = kd->close_gen;
+	if (w->from_rv < kd->compact_rv) {
+		w->pending = error_410_line();
+		w->pending_len = strlen(w->pending);
+		w->pending = realloc(w->pending, w->pending_len + 1);
+		w->pending[w->pending_len++] = '\n';
+		w->closing = true;
+	}
+	pthread_mutex_unlock(&kd->lock);
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, watch_read, w, watch_free);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result serve_list(struct kd *kd, struct MHD_Connection *c)
+{
+	const char *sel = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fieldSelector");
+	const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
+	const char *node = NULL;
+	unsigned long long list_rv = 0;
+	size_t offset = 0, limit = lim ? strtoul(lim, NULL, 10) : 0;
+	if (sel) {
+		if (strncmp(sel, "spec.nodeName=", 14) != 0)
+			return reply_status(c, 400, "BadRequest", "unsupported fieldSelector");
+		node = sel + 14;
+	}
+	if (cont && sscanf(cont, "%llu/%zu", &list_rv, &offset) != 2)
+		return reply_status(c, 400, "BadRequest", "invalid continue token");
+	json_t *items = json_array();
+	char next[64] = "", rvs[32];
+	pthread_mutex_lock(&kd->lock);
+	kd->lists++;
+	if (!cont)
+		list_rv = kd->rv;
+	const char *uid;
+	json_t *pod;
+	size_t seen = 0;
+	json_object_foreach(kd->pods, uid, pod) {
+		const char *pn = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+		if (node && (!pn || strcmp(pn, node) != 0))
+			continue;
+		if (seen++ < offset)
+			continue;
+		if (limit && json_array_size(items) == limit) {
+			snprintf(next, sizeof(next), "%llu/%zu", list_rv, offset + limit);
+			break;
+		}
+		json_array_append(items, pod);
+	}
+	/* Serialize under the lock: the pods may change right after. */
+	snprintf(rvs, sizeof(rvs), "%llu", list_rv);
+	json_t *list = json_pack("{s:s,s:s,s:{s:s},s:o}", "kind", "PodList", "apiVersion", "v1", "metadata",
+				 "resourceVersion", rvs, "items", items);
+	if (*next)
+		json_object_set_new(json_object_get(list, "metadata"), "continue", json_string(next));
+	char *body = json_dumps(list, JSON_COMPACT);
+	pthread_mutex_unlock(&kd->lock);
+	json_decref(list);
+	return reply(c, MHD_HTTP_OK, body);
+}
+
+static enum MHD_Result serve_pod(struct kd *kd, struct MHD_Connection *c, const char *url)
+{
+	char ns[256], name[256];
+	if (sscanf(url, "/api/v1/namespaces/%255[^/]/pods/%255[^/]", ns, name) != 2)
+		return reply_status(c, 404, "NotFound", "the server could not find the requested resource");
+	char *body = NULL;
+	const char *uid;
+	json_t *pod;
+	pthread_mutex_lock(&kd->lock);
+	json_object_foreach(kd->pods, uid, pod) {
+		json_t *m = json_object_get(pod, "metadata");
+		if (strcmp(json_string_value(json_object_get(m, "namespace")), ns) == 0 &&
+		    strcmp(json_string_value(json_object_get(m, "name")), name) == 0) {
+			body = json_dumps(pod, JSON_COMPACT);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&kd->lock);
+	if (body)
+		return reply(c, MHD_HTTP_OK, body);
+	char msg[600];
+	snprintf(msg, sizeof(msg), "pods \"%s\" not found", name);
+	return reply_status(c, 404, "NotFound", msg);
+}
+
+struct upload {
+	char *buf;
+	size_t len;
+};
+
+static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, const char *what, const char *body)
+{
+	if (strcmp(what, "event") == 0) {
+		json_t *ev = json_loads(body, 0, NULL);
+		char type[16];
+		snprintf(type, sizeof(type), "%s", json_string_value(json_object_get(ev, "type")) ?: "");
+		json_t *obj = json_incref(json_object_get(ev, "object"));
+		json_decref(ev);
+		if (!*type || !json_is_object(obj)) {
+			json_decref(obj);
+			return reply_status(c, 400, "BadRequest", "want {\"type\": ..., \"object\": pod}");
+		}
+		if (strcmp(type, "ADDED") == 0)
+			kd_add(kd, obj);
+		else if (strcmp(type, "MODIFIED") == 0)
+			kd_modify(kd, obj);
+		else {
+			if (strcmp(type, "DELETED") != 0 || kd_delete(kd, kd_pod_uid(obj) ? kd_pod_uid(obj) : "") < 0) {
+				json_decref(obj);
+				return reply_status(c, 400, "BadRequest", "unknown type or pod");
+			}
+			json_decref(obj);
+		}
+	} else if (strcmp(what, "gone") == 0)
+		kd_gone_next(kd);
+	else if (strcmp(what, "error410") == 0)
+		kd_error_410(kd);
+	else if (strcmp(what, "malformed") == 0)
+		kd_malformed(kd, *body ? body : "{\"type\": \"ADDED\", \"object\": {");
+	else if (strcmp(what, "close") == 0)
+		kd_close_watches(kd);
+	else if (strcmp(what, "bookmark") == 0)
+		kd_bookmark(kd);
+	else if (strcmp(what, "compact") == 0)
+		kd_compact(kd);
+	else
+		return reply_status(c, 404, "NotFound", "unknown control");
+	return reply(c, MHD_HTTP_OK, strdup("{}"));
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+			      const char *version, const char *data, size_t *data_size, void **con_cls)
+{
+	(void)version;
+	struct kd *kd = cls;
+	if (strcmp(method, "POST") == 0 && strncmp(url, "/_control/", 10) == 0) {
+		struct upload *u = *con_cls;
+		if (!u) {
+			*con_cls = calloc(1, sizeof(*u));
+			return MHD_YES;
+		}
+		if (*data_size) {
+			u->buf = realloc(u->buf, u->len + *data_size + 1);
+			memcpy(u->buf + u->len, data, *data_size);
+			u->len += *data_size;
+			u->buf[u->len] = 0;
+			*data_size = 0;
+			return MHD_YES;
+		}
+		enum MHD_Result r = serve_control(kd, c, url + 10, u->buf ? u->buf : "");
+		free(u->buf);
+		free(u);
+		*con_cls = NULL;
+		return r;
+	}
+	if (kd->token) {
+		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strcmp(auth + 7, kd->token) != 0)
+			return reply_status(c, 401, "Unauthorized", "Unauthorized");
+	}
+	if (strcmp(method, "GET") != 0)
+		return reply_status(c, 405, "MethodNotAllowed", "the server does not allow this method");
+	if (strcmp(url, "/api/v1/pods") == 0) {
+		const char *watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
+		if (watch && (strcmp(watch, "1") == 0 || strcmp(watch, "true") == 0))
+			return serve_watch(kd, c);
+		return serve_list(kd, c);
+	}
+	if (strncmp(url, "/api/v1/namespaces/", 19) == 0)
+		return serve_pod(kd, c, url);
+	return reply_status(c, 404, "NotFound", "the server could not find the requested resource");
+}
+
+/* Cutting watches on kd_stop() is the point of it: no "application error" lines. */
+static void quiet_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls, (void)fmt, (void)ap;
+}
+
+static int listen_on(struct kd *kd, unsigned short port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	kd->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+				 0, NULL, NULL, handle, kd, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+				 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+				 MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL, MHD_OPTION_END);
+	if (!kd->d)
+		return -EADDRINUSE;
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(kd->d, MHD_DAEMON_INFO_BIND_PORT);
+	kd->port = i ? i->port : port;
+	return 0;
+}
+
+struct kd *kd_start(const struct kd_opts *o)
+{
+	struct kd *kd = calloc(1, sizeof(*kd));
+	json_error_t je;
+	kd->o = *o;
+	kd->node = strdup(o->node ? o->node : "node-a");
+	kd->token = o->token ? strdup(o->token) : NULL;
+	kd->tmpl = json_load_file(o->template_path, 0, &je);
+	if (!kd->tmpl) {
+		fprintf(stderr, "kube-double: %s: %s\n", o->template_path, je.text);
+		kd_free(kd);
+		return NULL;
+	}
+	kd->pods = json_object();
+	kd->rv = 1000;
+	pthread_mutex_init(&kd->lock, NULL);
+	pthread_cond_init(&kd->cond, NULL);
+	for (unsigned i = 0; i < o->n_pods; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "gen-%05u", i);
+		json_t *p = kd_make_pod(kd, i % 7 ? "shop" : "kube-system", name, kd->node);
+		set_rv(p, ++kd->rv);
+		json_object_set_new(kd->pods, kd_pod_uid(p), p);
+	}
+	if (listen_on(kd, o->port) < 0) {
+		kd_free(kd);
+		return NULL;
+	}
+	return kd;
+}
+
+unsigned short kd_port(struct kd *kd)
+{
+	return kd->port;
+}
+
+void kd_stop(struct kd *kd)
+{
+	if (!kd->d)
+		return;
+	pthread_mutex_lock(&kd->lock);
+	kd->stopping = true;
+	pthread_cond_broadcast(&kd->cond);
+	pthread_mutex_unlock(&kd->lock);
+	MHD_stop_daemon(kd->d);
+	kd->d = NULL;
+	pthread_mutex_lock(&kd->lock);
+	kd->stopping = false;
+	pthread_mutex_unlock(&kd->lock);
+}
+
+int kd_restart(struct kd *kd)
+{
+	return kd->d ? 0 : listen_on(kd, kd->port);
+}
+
+void kd_free(struct kd *kd)
+{
+	if (!kd)
+		return;
+	kd_stop(kd);
+	for (size_t i = 0; i < kd->n_ev; i++)
+		free(kd->ev[i].line);
+	free(kd->ev);
+	json_decref(kd->pods);
+	json_decref(kd->tmpl);
+	free(kd->node);
+	free(kd->token);
+	free(kd);
+}
