@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The Helm chart (helm/hgdiag) rendered the way `helm template` does (helm is not
+# available: tests/helm-render is Go text/template + sprig + Helm's include/tpl/toYaml),
+# parsed back as YAML, and checked for the objects, names, labels, args and security
+# settings the agent needs; then the DaemonSet goes through kubectl's typed decoding,
+# offline, where kubectl is installed.
+. "$(dirname "$0")/../lib.sh"
+CHART=$HG_ROOT/helm/hgdiag
+RENDER=$HG_ROOT/$BUILD/helm-render
+
+# --- build the renderer from Debian's Go libraries (GOPATH mode, no module download) ---
+if ! command -v go >/dev/null; then
+	echo "go is missing (Debian: golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)"
+	exit 1
+fi
+mkdir -p "$HG_ROOT/$BUILD"
+if ! out=$(cd "$HG_ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
+	GOCACHE="$HG_ROOT/$BUILD/go-cache" go build -o "$RENDER" ./tests/helm-render 2>&1); then
+	echo "cannot build tests/helm-render: $out"
+	exit 1
+fi
+
+NS=hgdiag-system
+# render NAME [ARGS...]: renders the chart as JSON into $T/NAME.json; fails the check
+# NAME when rendering or YAML parsing fails.
+render() {
+	local name=$1; shift
+	if "$RENDER" -namespace "$NS" -json "$@" "$CHART" >"$T/$name.json" 2>"$T/$name.err"; then
+		return 0
+	fi
+	fail "$name: render failed: $(cat "$T/$name.err")"
+	return 1
+}
+# check NAME FILE JQ_CONDITION: asserts the condition on the rendered documents.
+check() {
+	if jq -e "$3" "$2" >/dev/null 2>&1; then pass "$1"; else fail "$1: $3"; fi
+}
+DS='(.[] | select(.kind == "DaemonSet"))'
+CT="($DS | .spec.template.spec.containers[0])"
+
+# --- defaults ---
+if render default; then
+	D=$T/default.json
+	check "kinds: ServiceAccount, ClusterRole, ClusterRoleBinding, DaemonSet, Service" "$D" \
+		'[.[].kind] | sort == ["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Service", "ServiceAccount"]'
+	check "every object is named hgdiag-agent" "$D" 'all(.[]; .metadata.name == "hgdiag-agent")'
+	check "namespaced objects in the release namespace" "$D" \
+		"all(.[] | select(.kind | IN(\"ClusterRole\", \"ClusterRoleBinding\") | not); .metadata.namespace == \"$NS\")"
+	check "labels: app.kubernetes.io/name hgdiag, component agent" "$D" \
+		"$DS"' | .metadata.labels["app.kubernetes.io/name"] == "hgdiag" and .metadata.labels["app.kubernetes.io/component"] == "agent"'
+	check "selector matches the pod template's labels" "$D" \
+		"$DS"' | .spec.selector.matchLabels as $s | .spec.template.metadata.labels | contains($s) and ($s | length) >= 2'
+	check "hostPID, host network for audit netlink" "$D" \
+		"$DS"' | .spec.template.spec | .hostPID == true and .hostNetwork == true and .dnsPolicy == "ClusterFirstWithHostNet"'
+	check "args: --listen 0.0.0.0:9464 --log-format json" "$D" \
+		"$CT"' | .args | index(["--listen", "0.0.0.0:9464"]) != null and index(["--log-format", "json"]) != null'
+	check "env NODE_NAME from spec.nodeName" "$D" \
+		"$CT"' | .env[] | select(.name == "NODE_NAME") | .valueFrom.fieldRef.fieldPath == "spec.nodeName"'
+	check "container port 9464 named http" "$D" "$CT"' | .ports == [{"name": "http", "containerPort": 9464, "protocol": "TCP"}]'
+	check "liveness /healthz, readiness /readyz on port http" "$D" \
+		"$CT"' | .livenessProbe.httpGet == {"path": "/healthz", "port": "http"} and .readinessProbe.httpGet == {"path": "/readyz", "port": "http"}'
+	check "resources: memory limit 128Mi, requests set" "$D" \
+		"$CT"' | .resources.limits.memory == "128Mi" and .resources.requests.memory != null and .resources.requests.cpu != null'
+	check "not privileged: drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ" "$D" \
+		"$CT"' | .securityContext | .privileged == false and .capabilities.drop == ["ALL"]
+		 and (.capabilities.add | sort) == ["AUDIT_READ", "BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE"]
+		 and .runAsUser == 0 and .readOnlyRootFilesystem == true and .seccompProfile.type == "Unconfined"'
+	check "mounts /sys/kernel/btf and /sys/fs/cgroup read-only from the host" "$D" \
+		"$DS"' | .spec.template.spec as $p | ($p.containers[0].volumeMounts | map({(.name): [.mountPath, .readOnly]}) | add) as $m
+		 | ($p.volumes | map({(.name): .hostPath.path}) | add) as $v
+		 | $m.btf == ["/sys/kernel/btf", true] and $m.cgroup == ["/sys/fs/cgroup", true]
+		 and $v.btf == "/sys/kernel/btf" and $v.cgroup == "/sys/fs/cgroup"'
+	check "prometheus.io annotations on the pods" "$D" \
+		"$DS"' | .spec.template.metadata.annotations | .["prometheus.io/scrape"] == "true" and .["prometheus.io/port"] == "9464" and .["prometheus.io/path"] == "/metrics"'
+	check "tolerates every taint; system-node-critical" "$D" \
+		"$DS"' | .spec.template.spec | .tolerations == [{"operator": "Exists"}] and .priorityClassName == "system-node-critical"'
+	check "image from appVersion" "$D" "$CT"' | .image == "hgdiag/hgdiag-agent:0.1.0"'
+	check "ClusterRole: pods get/list/watch, nothing else" "$D" \
+		'.[] | select(.kind == "ClusterRole") | .rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]'
+	check "binding: the ClusterRole to the DaemonSet's service account" "$D" \
+		"($DS | .spec.template.spec.serviceAccountName) as \$sa | (.[] | select(.kind == \"ServiceAccount\") | .metadata.name) as \$name
+		 | .[] | select(.kind == \"ClusterRoleBinding\") | .roleRef == {\"apiGroup\": \"rbac.authorization.k8s.io\", \"kind\": \"ClusterRole\", \"name\": \"hgdiag-agent\"}
+		 and .subjects == [{\"kind\": \"ServiceAccount\", \"name\": \$sa, \"namespace\": \"$NS\"}] and \$sa == \$name"
+	check "headless Service on 9464 selecting the agent pods" "$D" \
+		"($DS | .spec.template.metadata.labels) as \$l | .[] | select(.kind == \"Service\") | .spec.clusterIP == \"None\"
+		 and .spec.ports == [{\"name\": \"metrics\", \"port\": 9464, \"targetPort\": \"http\", \"protocol\": \"TCP\"}]
+		 and (.spec.selector as \$s | \$l | contains(\$s))"
+	# The plain YAML output (what a user pipes into kubectl) has the same documents.
+	"$RENDER" -namespace "$NS" "$CHART" >"$T/default.yaml" 2>&1
+	n=$(grep -c '^# Source: hgdiag/templates/' "$T/default.yaml")
+	[ "$n" -eq "$(jq length "$D")" ] && pass "YAML output: $n documents with their sources" \
+		|| fail "YAML output has $n sources: $(head -5 "$T/default.yaml")"
+fi
+
+# --- every knob turned ---
+cat >"$T/custom-values.yaml" <<'EOF'
+port: 9500
+privileged: true
+hostNetwork: false
+priorityClassName: ""
+stateDir: /var/lib/hgdiag
+verbose: true
+extraArgs: [--audit-file, /var/log/audit/audit.log]
+serviceAccount: {create: false, name: custom-sa}
+rbac: {create: false}
+service: {enabled: false}
+metrics: {podAnnotations: false}
+podAnnotations: {team: platform}
+image: {tag: dev}
+EOF
+if render custom -f "$T/custom-values.yaml" -release prod; then
+	C=$T/custom.json
+	check "custom: only the DaemonSet, named prod-hgdiag-agent" "$C" \
+		'map(.kind) == ["DaemonSet"] and .[0].metadata.name == "prod-hgdiag-agent" and .[0].metadata.labels["app.kubernetes.io/instance"] == "prod"'
+	check "custom: privileged, no capability list, no host network, no priority class" "$C" \
+		"$CT"' | .securityContext.privileged == true and (.securityContext | has("capabilities") | not)'
+	check "custom: pod spec" "$C" "$DS"' | .spec.template.spec | (has("hostNetwork") | not) and (has("priorityClassName") | not) and .hostPID == true'
+	check "custom: args carry port, state dir, -v and extra args" "$C" \
+		"$CT"' | .args == ["--listen", "0.0.0.0:9500", "--log-format", "json", "--state-dir", "/var/lib/hgdiag", "-v", "--audit-file", "/var/log/audit/audit.log"]'
+	check "custom: state dir mounted from the host" "$C" \
+		"$DS"' | .spec.template.spec | (.volumes[] | select(.name == "state") | .hostPath.path == "/var/lib/hgdiag") and (.containers[0].volumeMounts[] | select(.name == "state") | .mountPath == "/var/lib/hgdiag")'
+	check "custom: port 9500, service account custom-sa, image tag dev, own annotations only" "$C" \
+		"$CT"' | .ports[0].containerPort == 9500 and .image == "hgdiag/hgdiag-agent:dev"'
+	check "custom: pod metadata" "$C" "$DS"' | .spec.template | .spec.serviceAccountName == "custom-sa" and .metadata.annotations == {"team": "platform"}'
+fi
+
+# --- NOTES.txt ---
+if "$RENDER" -namespace "$NS" -notes "$CHART" >"$T/notes.txt" 2>&1 \
+	&& grep -q "rollout status daemonset/hgdiag-agent" "$T/notes.txt" && ! grep -q "no value" "$T/notes.txt"; then
+	pass "NOTES.txt renders with the DaemonSet's name"
+else
+	fail "NOTES.txt: $(cat "$T/notes.txt")"
+fi
+
+# --- the renderer refuses a template that renders invalid YAML (so this test can fail) ---
+cp -r "$CHART" "$T/broken"
+printf 'kind: ConfigMap\nmetadata:\n  name: a\n  name: b\n' >"$T/broken/templates/dup.yaml"
+if "$RENDER" -json "$T/broken" >/dev/null 2>"$T/broken.err"; then
+	fail "a duplicate key was accepted"
+else
+	grep -q "dup.yaml" "$T/broken.err" && pass "invalid YAML is an error naming the template" \
+		|| fail "error does not name the template: $(cat "$T/broken.err")"
+fi
+
+# --- kubectl's typed decoding of the DaemonSet, offline ---
+# `kubectl set env --local` decodes into apps/v1 types without a server; fields it does
+# not know are dropped and wrong types are errors, so every rendered value must come
+# back unchanged.
+if command -v kubectl >/dev/null; then
+	jq "$DS" "$T/default.json" >"$T/ds.json"
+	if KUBECONFIG=/dev/null kubectl set env --local -f "$T/ds.json" -o json HGDIAG_TEST=1 >"$T/ds-typed.json" 2>"$T/kubectl.err"; then
+		lost=$(jq -c --slurpfile typed "$T/ds-typed.json" \
+			'. as $r | [paths(scalars) | select(. as $p | ($typed[0] | getpath($p)) != ($r | getpath($p)))] | .[0:5]' \
+			"$T/ds.json")
+		[ "$lost" = "[]" ] && pass "kubectl decodes the DaemonSet as apps/v1 with every field kept" \
+			|| fail "kubectl dropped or changed fields: $lost"
+	else
+		fail "kubectl refused the DaemonSet: $(cat "$T/kubectl.err")"
+	fi
+else
+	echo "  skip kubectl not installed: typed decoding not checked"
+fi
+hg_done
