@@ -279,6 +279,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Kubernetes mode: a container whose pod is gone from the watch (deleted, past its grace)
+ * and that has been quiet for 5 minutes leaves the store, and so do its metric series. */
+static bool pod_gone(const struct hg_stored_container *c, void *ctx)
+{
+	struct agent *a = ctx;
+	struct hg_pod_ref ref;
+	struct timespec now;
+	if (!c->pod_name[0])
+		return false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	if (c->last_seen_ns + 300ull * 1000000000ull > now_ns)
+		return false;
+	return hg_kube_lookup_origin(a->kube, &c->origin, &ref) < 0;
+}
+
 enum { TAG_RINGBUF = 1, TAG_AUDIT_NETLINK, TAG_AUDIT_FILE };
 
 static int epoll_add(int ep, int fd, uint32_t tag)
@@ -403,6 +419,7 @@ int main(int argc, char **argv)
 		agent.kube ? "Kubernetes mode (watching this node's pods)" : "standalone mode");
 
 	uint64_t next_counts = now_ms() + 250, next_audit_poll = now_ms() + 1000;
+	uint64_t next_expiry = now_ms() + 30000;
 	while (!stop_requested) {
 		struct epoll_event evs[8];
 		int n = epoll_wait(ep, evs, 8, 100);
@@ -430,6 +447,10 @@ int main(int argc, char **argv)
 		}
 		if (__atomic_exchange_n(&agent.pods_changed, 0, __ATOMIC_ACQ_REL))
 			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
+		if (agent.kube && now >= next_expiry) {
+			hg_store_remove_if(store, pod_gone, &agent);
+			next_expiry = now + 30000;
+		}
 		if (now >= next_audit_poll) {
 			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
 			/* files can change without an inotify wakeup (rotation by copy) */

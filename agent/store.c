@@ -246,6 +246,27 @@ void hg_store_set_pod(struct hg_store *s, const char *container_id, const char *
 	pthread_mutex_unlock(&s->lock);
 }
 
+size_t hg_store_remove_if(struct hg_store *s, hg_store_gone_fn gone, void *ctx)
+{
+	size_t removed = 0;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_containers;) {
+		struct hg_stored_container *c = &s->containers[i];
+		if (!gone(c, ctx)) {
+			i++;
+			continue;
+		}
+		s->stats.denials -= c->n_denials;
+		free(c->denials);
+		/* keep the array dense: the last container takes this slot */
+		*c = s->containers[--s->n_containers];
+		removed++;
+	}
+	s->stats.containers = s->n_containers;
+	pthread_mutex_unlock(&s->lock);
+	return removed;
+}
+
 void hg_store_foreach(struct hg_store *s, hg_store_visit_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&s->lock);

@@ -3,6 +3,7 @@
 #ifndef HGDIAG_STORE_H
 #define HGDIAG_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "denial.h"
@@ -62,6 +63,11 @@ int hg_store_set_hint(struct hg_store *store, const struct hg_origin *origin, co
 /* Sets pod identity for every container of this container id. */
 void hg_store_set_pod(struct hg_store *store, const char *container_id, const char *ns,
 		      const char *pod, const char *container);
+
+/* Removes every container for which `gone` returns true (called with the store locked:
+ * it must not call back into the store). Returns how many were removed. */
+typedef bool (*hg_store_gone_fn)(const struct hg_stored_container *c, void *ctx);
+size_t hg_store_remove_if(struct hg_store *store, hg_store_gone_fn gone, void *ctx);
 
 typedef void (*hg_store_visit_fn)(const struct hg_stored_container *c, void *ctx);
 /* Calls fn for every container with the store locked: fn must not call back into it. */

@@ -162,6 +162,34 @@ START_TEST(hints_attach_to_known_denials)
 }
 END_TEST
 
+static bool older_than_25(const struct hg_stored_container *c, void *ctx)
+{
+	(void)ctx;
+	return c->last_seen_ns < 25;
+}
+
+START_TEST(remove_if_expires_containers)
+{
+	struct hg_store *s;
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	for (int c = 1; c <= 4; c++) {
+		struct hg_origin o = origin(c, "");
+		struct hg_denial d = ebpf_denial(c, "/x", 10 * c);
+		hg_store_add(s, &o, &d, 1, NULL);
+	}
+	ck_assert_uint_eq(hg_store_remove_if(s, older_than_25, NULL), 2);
+	struct collect col = { 0 };
+	hg_store_foreach(s, collect, &col);
+	ck_assert_uint_eq(col.containers, 2);
+	struct hg_store_stats st;
+	hg_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.containers, 2);
+	ck_assert_uint_eq(st.denials, 2);
+	ck_assert_uint_eq(hg_store_remove_if(s, older_than_25, NULL), 0);
+	hg_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -170,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, bounds_are_counted);
 	tcase_add_test(tc, audit_and_ebpf_seccomp_kill_are_one);
 	tcase_add_test(tc, hints_attach_to_known_denials);
+	tcase_add_test(tc, remove_if_expires_containers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
