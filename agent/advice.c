@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "advice.h"
+#include "classify.h"
 #include "procinfo.h"
 #include "seccomp_profile.h"
 
@@ -29,25 +30,11 @@ static void appendf(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *const cap_names[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-};
-#define N_CAPS (int)(sizeof(cap_names) / sizeof(cap_names[0]))
-
+/* CAP_* names and numbers are classify's (one table for the whole agent). */
 static int cap_number(const char *name)
 {
-	for (int i = 0; name && i < N_CAPS; i++)
-		if (strcmp(cap_names[i], name) == 0)
-			return i;
-	return -1;
+	int n = name && strncmp(name, "CAP_", 4) == 0 ? hg_cap_from_name(name) : -1;
+	return n < 0 ? -1 : n;
 }
 
 static const char *cap_risk(const char *cap)
@@ -664,8 +651,8 @@ static void advise_capability(struct advice *a, const struct hg_stored_denial *s
 	char cap[HG_CAP_MAX];
 
 	snprintf(cap, sizeof(cap), "%s", d->capability);
-	if (!cap[0] && d->cap >= 0 && d->cap < N_CAPS)
-		snprintf(cap, sizeof(cap), "%s", cap_names[d->cap]);
+	if (!cap[0] && hg_cap_name(d->cap))
+		snprintf(cap, sizeof(cap), "%s", hg_cap_name(d->cap));
 	if (!cap[0] || strncmp(cap, "CAP_", 4) != 0)
 		return;
 	/* The DAC checks mean "file permission": ownership is the fix, not a capability. */
@@ -962,7 +949,7 @@ static void advise_apparmor(struct advice *a, const struct hg_stored_denial *sd)
 	if (d->capability[0] || !strcmp(d->operation, "capable")) {
 		char cap[HG_CAP_MAX];
 		const char *name = d->capability[0] ? d->capability :
-			(d->cap >= 0 && d->cap < N_CAPS ? cap_names[d->cap] : "");
+			(hg_cap_name(d->cap) ? hg_cap_name(d->cap) : "");
 		if (!name[0])
 			return;
 		if (!strncmp(name, "CAP_", 4))

@@ -435,6 +435,20 @@ static __always_inline struct hg_event *build_event(struct task_struct *t, struc
 	return ev;
 }
 
+/* Ends the current syscall's marks. Most tasks never had any: one load decides. */
+static __always_inline void clear_marks(struct task_struct *t)
+{
+	struct task_mark *m;
+	if (!t->bpf_storage)
+		return;
+	m = bpf_task_storage_get(&marks, t, 0, 0);
+	if (m) {
+		m->entered = 0;
+		m->caps = 0;
+		m->sigsys = 0;
+	}
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(hg_sys_enter, struct pt_regs *regs, long id)
 {
@@ -463,14 +477,7 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 
 	if (ret >= 0) {
 		/* Success: forget this syscall's marks; a successful exec ends a PATH search. */
-		if (t->bpf_storage) {
-			m = bpf_task_storage_get(&marks, t, 0, 0);
-			if (m) {
-				m->entered = 0;
-				m->caps = 0;
-				m->sigsys = 0;
-			}
-		}
+		clear_marks(t);
 		nr = regs->orig_ax;   /* a BTF pointer: a direct load, no helper call */
 		if (is_exec(nr)) {
 			__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -540,14 +547,7 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 	count_and_send(ev);
 	return 0;
 clear:
-	if (t->bpf_storage) {
-		m = bpf_task_storage_get(&marks, t, 0, 0);
-		if (m) {
-			m->entered = 0;
-			m->caps = 0;
-			m->sigsys = 0;
-		}
-	}
+	clear_marks(t);
 	return 0;
 }
 
