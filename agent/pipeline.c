@@ -251,13 +251,13 @@ int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 	return 0;
 }
 
-void hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *ctx)
+bool hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *ctx)
 {
 	struct hg_pipeline *pl = ctx;
 	struct timespec now;
-	if (key->kind == HG_RAW_HINT)
-		return;
+	if (key->kind == HG_RAW_HINT || key->kind == HG_RAW_NONE)
+		return true;
 	clock_gettime(CLOCK_REALTIME, &now);
-	hg_store_set_count(pl->store, key, total,
-			   (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	return hg_store_set_count(pl->store, key, total,
+				  (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec) == 0;
 }

@@ -57,7 +57,7 @@ void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
 /* hg_probe_event_fn */
 int hg_pipeline_on_event(const struct hg_event *ev, void *pipeline);
 /* hg_probe_count_fn: exact totals from the probe's aggregation map */
-void hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *pipeline);
+bool hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *pipeline);
 /* Adds a classified denial (any source) and prints it when new. Returns as hg_store_add. */
 int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
 		    uint64_t count);

@@ -10,8 +10,17 @@
 #include "probe.h"
 #include "hgdiag.skel.h"
 
+/* Last total reported per key: read_counts reports only keys whose count moved. */
+struct last_count {
+	struct hg_key key;
+	uint64_t total;
+	bool used;
+};
+#define LAST_COUNTS_SIZE 32768   /* a power of two, twice the map's max_entries */
+
 struct hg_probe {
 	struct hgdiag_bpf *skel;
+	struct last_count *last;
 	struct ring_buffer *rb;
 	hg_probe_event_fn fn;
 	void *ctx;
@@ -170,6 +179,7 @@ void hg_probe_close(struct hg_probe *p)
 		return;
 	ring_buffer__free(p->rb);
 	hgdiag_bpf__destroy(p->skel);
+	free(p->last);
 	free(p);
 }
 
@@ -189,16 +199,64 @@ int hg_probe_consume(struct hg_probe *p)
 	return ring_buffer__consume(p->rb);
 }
 
+static struct last_count *last_slot(struct hg_probe *p, const struct hg_key *key, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *b = (const unsigned char *)key;
+	for (size_t i = 0; i < sizeof(*key); i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return &p->last[(h + n) & (LAST_COUNTS_SIZE - 1)];
+}
+
+/* The caller could not use this total (no denial for the key yet): report it again. */
+static void forget_count(struct hg_probe *p, const struct hg_key *key)
+{
+	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
+		struct last_count *e = last_slot(p, key, n);
+		if (!e->used)
+			return;
+		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
+			e->total = UINT64_MAX;
+			return;
+		}
+	}
+}
+
+/* True when the key's total changed since the last call (and remembers it). */
+static bool count_moved(struct hg_probe *p, const struct hg_key *key, uint64_t total)
+{
+	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
+		struct last_count *e = last_slot(p, key, n);
+		if (!e->used) {
+			e->used = true;
+			e->key = *key;
+			e->total = total;
+			return true;
+		}
+		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
+			if (e->total == total)
+				return false;
+			e->total = total;
+			return true;
+		}
+	}
+	return true;   /* table full (cannot happen below 2x max_entries): report */
+}
+
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx)
 {
 	int fd = bpf_map__fd(p->skel->maps.counts);
 	struct hg_key key, next;
-	uint64_t *values = calloc(p->ncpus, sizeof(uint64_t));
+	struct hg_count *values = calloc(p->ncpus, sizeof(*values));
 	bool first = true;
 	int r = 0;
 
 	if (!values)
 		return -ENOMEM;
+	if (!p->last && !(p->last = calloc(LAST_COUNTS_SIZE, sizeof(*p->last)))) {
+		free(values);
+		return -ENOMEM;
+	}
 	for (;;) {
 		if (bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
 			r = errno == ENOENT ? 0 : -errno;
@@ -210,8 +268,9 @@ int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx)
 			continue;   /* deleted meanwhile */
 		uint64_t total = 0;
 		for (int c = 0; c < p->ncpus; c++)
-			total += values[c];
-		fn(&key, total, ctx);
+			total += values[c].count;
+		if (count_moved(p, &key, total) && !fn(&key, total, ctx))
+			forget_count(p, &key);
 	}
 	free(values);
 	return r;

@@ -10,7 +10,9 @@
 struct hg_probe;
 
 typedef int (*hg_probe_event_fn)(const struct hg_event *ev, void *ctx);
-typedef void (*hg_probe_count_fn)(const struct hg_key *key, uint64_t total, void *ctx);
+/* Returns true when the total was used; false asks for it again at the next read
+ * (the denial of that key is not known yet). */
+typedef bool (*hg_probe_count_fn)(const struct hg_key *key, uint64_t total, void *ctx);
 
 struct hg_probe_opts {
 	uint32_t self_tgid;     /* the caller's tgid: its own failures are ignored */
@@ -39,7 +41,8 @@ int hg_probe_fd(struct hg_probe *p);
 int hg_probe_poll(struct hg_probe *p, int timeout_ms);
 /* Consumes what is ready without waiting. */
 int hg_probe_consume(struct hg_probe *p);
-/* Calls fn with the exact total (summed over CPUs) of every key. */
+/* Calls fn with the exact total (summed over CPUs) of every key whose total changed
+ * since the previous call. */
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx);
 /* Sums the per-CPU stats array (enum hg_stat). */
 int hg_probe_read_stats(struct hg_probe *p, uint64_t out[HG_STAT_MAX]);

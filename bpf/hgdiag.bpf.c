@@ -53,7 +53,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct hg_key);
-	__type(value, __u64);
+	__type(value, struct hg_count);
 } counts SEC(".maps");
 
 struct {
@@ -360,24 +360,29 @@ static __always_inline void fill_identity(struct task_struct *t, struct hg_event
 /* Counts the denial in ev->key exactly and sends the record when it is a sample. */
 static __always_inline void count_and_send(struct hg_event *ev)
 {
-	__u64 one = 1, c = 1;
-	bool uncounted = false;
-	__u64 *v = bpf_map_lookup_elem(&counts, &ev->key);
+	struct hg_count first = { .count = 1 }, *v = bpf_map_lookup_elem(&counts, &ev->key);
+	bool uncounted = false, send;
+	__u64 c = 1;
 
 	if (v) {
-		c = ++(*v);
-	} else if (bpf_map_update_elem(&counts, &ev->key, &one, BPF_NOEXIST)) {
+		c = ++v->count;
+	} else if (bpf_map_update_elem(&counts, &ev->key, &first, BPF_NOEXIST)) {
 		v = bpf_map_lookup_elem(&counts, &ev->key);  /* raced with ourselves? */
 		if (v) {
-			c = ++(*v);
+			c = ++v->count;
 		} else {
 			stat_inc(HG_STAT_AGG_FULL);
 			uncounted = true;
 		}
+	} else {
+		v = bpf_map_lookup_elem(&counts, &ev->key);
 	}
 	if (ev->key.kind != HG_RAW_HINT)
 		stat_inc(HG_STAT_DENIALS);
-	if (!uncounted && (c & (c - 1)) != 0)
+	/* Samples at powers of two; a sample the ring buffer refused is retried at the next
+	 * occurrence, so a key never stays without a record while it keeps happening. */
+	send = uncounted || (c & (c - 1)) == 0 || (v && v->unsent);
+	if (!send)
 		return;
 	ev->count = c;
 	if (uncounted)
@@ -386,6 +391,10 @@ static __always_inline void count_and_send(struct hg_event *ev)
 		stat_inc(HG_STAT_RB_LOST);
 		if (uncounted)
 			stat_inc(HG_STAT_UNCOUNTED_LOST);
+		else if (v)
+			v->unsent = 1;
+	} else if (v) {
+		v->unsent = 0;
 	}
 }
 

@@ -31,6 +31,12 @@ struct hg_key {
 	unsigned int pad;
 };
 
+/* Per-CPU value of the aggregation map. */
+struct hg_count {
+	unsigned long long count;
+	unsigned long long unsent;   /* the last sample was refused by the ring buffer */
+};
+
 #define HG_EV_PATH_TRUNCATED  0x1  /* path longer than HG_PATH_MAX or too deep */
 #define HG_EV_PATH_RELATIVE   0x2  /* could not resolve the base; path is as given */
 #define HG_EV_UNCOUNTED       0x4  /* aggregation map full: user space must count this record */

@@ -19,6 +19,7 @@ struct seen {
 	int records;
 	struct hg_event last;
 	uint64_t total;
+	bool reject;   /* the count callback refuses totals */
 };
 
 static int on_event(const struct hg_event *ev, void *ctx)
@@ -31,12 +32,13 @@ static int on_event(const struct hg_event *ev, void *ctx)
 	return 0;
 }
 
-static void on_count(const struct hg_key *key, uint64_t total, void *ctx)
+static bool on_count(const struct hg_key *key, uint64_t total, void *ctx)
 {
 	struct seen *s = ctx;
 	if (key->nr == (unsigned)s->last.key.nr && key->kind == s->last.key.kind &&
 	    key->cgroup_id == s->last.key.cgroup_id && key->err == s->last.key.err)
 		s->total = total;
+	return !s->reject;
 }
 
 /* A child refused `n` getpgid calls by a libseccomp filter. */
@@ -86,6 +88,20 @@ START_TEST(seccomp_refusals_counted_exactly)
 	ck_assert_uint_eq(s.last.pid, (uint32_t)s.child);
 	ck_assert_int_eq(hg_probe_read_counts(p, on_count, &s), 0);
 	ck_assert_uint_eq(s.total, 1000);
+
+	/* unchanged totals are not reported again... */
+	s.total = 0;
+	ck_assert_int_eq(hg_probe_read_counts(p, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 0);
+	/* ...unless the caller could not use them */
+	s.reject = true;
+	s.child = refused_child(5);
+	waitpid(s.child, &st, 0);
+	ck_assert_int_eq(hg_probe_read_counts(p, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 1005);
+	s.total = 0;
+	ck_assert_int_eq(hg_probe_read_counts(p, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 1005);
 
 	uint64_t stats[HG_STAT_MAX];
 	ck_assert_int_eq(hg_probe_read_stats(p, stats), 0);
