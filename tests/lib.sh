@@ -95,3 +95,15 @@ hg_expect() {
 		fail "$name: got ${line:-nothing}; wanted $cond"
 	fi
 }
+
+# hg_own_cgroup: moves this test (and what it starts from now on) into a cgroup of its
+# own, so that its denials are not merged with those of other processes on the host.
+hg_own_cgroup() {
+	local root=/sys/fs/cgroup
+	[ -e /sys/fs/cgroup/unified/cgroup.procs ] && root=/sys/fs/cgroup/unified
+	local home
+	home=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+	HG_CGROUP="$root/hgdiag-test-$$-$RANDOM"
+	mkdir "$HG_CGROUP" && echo $$ >"$HG_CGROUP/cgroup.procs" || return 1
+	hg_on_exit "echo \$\$ > '$root$home/cgroup.procs'; rmdir '$HG_CGROUP'"
+}

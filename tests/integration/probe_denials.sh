@@ -3,6 +3,7 @@
 # agent's live JSON output (what a user sees), plus the noise that must stay silent.
 . "$(dirname "$0")/../lib.sh"
 P=$PROVOKE
+hg_own_cgroup || exit 1
 hg_start_agent || exit 1
 
 # --- seccomp ERRNO and KILL (libseccomp filters in a child) ---
