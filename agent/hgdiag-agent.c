@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "probe.h"
+#include "state.h"
 #include "store.h"
 
 struct agent_opts {
@@ -295,6 +297,13 @@ static bool pod_gone(const struct hg_stored_container *c, void *ctx)
 	return hg_kube_lookup_origin(a->kube, &c->origin, &ref) < 0;
 }
 
+static void save_state(struct hg_store *store, const char *path)
+{
+	int r = hg_state_save(store, path);
+	if (r < 0)
+		fprintf(stderr, "hgdiag-agent: cannot save state to %s: %s\n", path, strerror(-r));
+}
+
 enum { TAG_RINGBUF = 1, TAG_AUDIT_NETLINK, TAG_AUDIT_FILE };
 
 static int epoll_add(int ep, int fd, uint32_t tag)
@@ -342,6 +351,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hg_pipeline_init(&agent.pl, store, stdout, opts.log_format);
+
+	/* --state-dir: what an earlier run saw, so a restart loses no diagnosis. */
+	char state_path[4096] = "";
+	if (opts.state_dir) {
+		char serr[512] = "";
+		snprintf(state_path, sizeof(state_path), "%s/denials.json", opts.state_dir);
+		if (mkdir(opts.state_dir, 0700) < 0 && errno != EEXIST) {
+			fprintf(stderr, "hgdiag-agent: cannot create --state-dir %s: %s\n", opts.state_dir,
+				strerror(errno));
+			goto out;
+		}
+		r = hg_state_load(store, state_path, serr, sizeof(serr));
+		if (r >= 0) {
+			fprintf(stderr, "hgdiag-agent: restored %d denials from %s\n", r, state_path);
+		} else if (r != -ENOENT) {
+			char bad[4200];
+			snprintf(bad, sizeof(bad), "%s.bad", state_path);
+			rename(state_path, bad);
+			fprintf(stderr, "hgdiag-agent: ignoring saved state (%s); kept as %s\n", serr, bad);
+		}
+	}
 
 	struct hg_probe_opts popts = { .self_tgid = (uint32_t)getpid(), .verbose = opts.verbose };
 	r = hg_probe_open(&agent.probe, &popts, hg_pipeline_on_event, &agent.pl, msg, sizeof(msg));
@@ -419,7 +449,7 @@ int main(int argc, char **argv)
 		agent.kube ? "Kubernetes mode (watching this node's pods)" : "standalone mode");
 
 	uint64_t next_counts = now_ms() + 250, next_audit_poll = now_ms() + 1000;
-	uint64_t next_expiry = now_ms() + 30000;
+	uint64_t next_expiry = now_ms() + 30000, next_save = now_ms() + 60000;
 	while (!stop_requested) {
 		struct epoll_event evs[8];
 		int n = epoll_wait(ep, evs, 8, 100);
@@ -447,6 +477,10 @@ int main(int argc, char **argv)
 		}
 		if (__atomic_exchange_n(&agent.pods_changed, 0, __ATOMIC_ACQ_REL))
 			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
+		if (state_path[0] && now >= next_save) {
+			save_state(store, state_path);
+			next_save = now + 60000;
+		}
 		if (agent.kube && now >= next_expiry) {
 			hg_store_remove_if(store, pod_gone, &agent);
 			next_expiry = now + 30000;
@@ -468,6 +502,8 @@ int main(int argc, char **argv)
 	hg_probe_consume(agent.probe);
 	hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
 	log_stats(agent.probe, &agent.pl);
+	if (state_path[0])
+		save_state(store, state_path);
 	rc = 0;
 out:
 	if (http)

@@ -200,8 +200,8 @@ int hg_store_set_count(struct hg_store *s, const struct hg_key *key, uint64_t to
 			/* audit-only denials have a zero key, which no probe key equals */
 			if (memcmp(&sd->d.key, key, sizeof(*key)) != 0)
 				continue;
-			if (total > sd->count) {
-				sd->count = total;
+			if (sd->base_count + total > sd->count) {
+				sd->count = sd->base_count + total;
 				if (now_ns > sd->last_seen_ns)
 					sd->last_seen_ns = now_ns;
 			}
@@ -210,6 +210,39 @@ int hg_store_set_count(struct hg_store *s, const struct hg_key *key, uint64_t to
 		}
 	}
 out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int hg_store_restore(struct hg_store *s, const struct hg_stored_container *src,
+		     const struct hg_stored_denial *saved)
+{
+	char id[12];
+	int r = hg_store_add(s, &src->origin, &saved->d, saved->count, id);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	struct hg_stored_container *c = find_container(s, &src->origin);
+	for (size_t i = 0; c && i < c->n_denials; i++) {
+		struct hg_stored_denial *sd = &c->denials[i];
+		if (strcmp(sd->id, id) != 0)
+			continue;
+		if (r == 1) {
+			sd->count = saved->count;
+			sd->base_count = saved->count;
+			sd->first_seen_ns = saved->first_seen_ns;
+			sd->last_seen_ns = saved->last_seen_ns;
+			memcpy(sd->hint, saved->hint, sizeof(sd->hint));
+		}
+		memcpy(c->pod_namespace, src->pod_namespace, sizeof(c->pod_namespace));
+		memcpy(c->pod_name, src->pod_name, sizeof(c->pod_name));
+		memcpy(c->container_name, src->container_name, sizeof(c->container_name));
+		if (saved->first_seen_ns && (!c->first_seen_ns || saved->first_seen_ns < c->first_seen_ns))
+			c->first_seen_ns = saved->first_seen_ns;
+		if (saved->last_seen_ns > c->last_seen_ns)
+			c->last_seen_ns = saved->last_seen_ns;
+		break;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

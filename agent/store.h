@@ -12,6 +12,7 @@ struct hg_stored_denial {
 	struct hg_denial d;       /* the first record seen, refreshed by later samples */
 	char id[12];              /* "d1", "d2"... unique within the container */
 	uint64_t count;
+	uint64_t base_count;      /* counted by an earlier run of the agent (state-dir) */
 	uint64_t first_seen_ns, last_seen_ns;
 	/* an access()/stat() answer the process got just before, on this path or a parent */
 	char hint[HG_PATH_MAX];
@@ -54,6 +55,12 @@ int hg_store_add(struct hg_store *store, const struct hg_origin *origin,
  * Returns 0, or -ENOENT when no denial has that key yet. */
 int hg_store_set_count(struct hg_store *store, const struct hg_key *key, uint64_t total,
 		       uint64_t now_ns);
+
+/* Puts back a denial saved by an earlier run (its id, counts, times and hint), under the
+ * container described by `c` (its denials are ignored). Kernel totals for its key are
+ * added to the saved count from then on. Returns as hg_store_add. */
+int hg_store_restore(struct hg_store *store, const struct hg_stored_container *c,
+		     const struct hg_stored_denial *sd);
 
 /* Attaches a hint (what the process asked access()/stat() just before) to a denial.
  * Returns 0, or -ENOENT when the container or denial id is unknown. */

@@ -1,0 +1,166 @@
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "state.h"
+
+#define STATE_VERSION 1
+
+/* Strings and integers by name, so one table serves saving and loading. */
+#define DENIAL_STRINGS(X) X(syscall) X(errno_name) X(capability) X(path) X(comm) X(exe) \
+	X(profile) X(operation) X(requested)
+#define DENIAL_INTS(X) X(kind) X(source) X(nr) X(err) X(cap) X(caps_failed) X(family) \
+	X(sock_type) X(port) X(pid) X(tgid) X(uid) X(ts_ns)
+#define KEY_INTS(X) X(cgroup_id) X(caps) X(path_hash) X(nr) X(err) X(kind)
+#define ORIGIN_STRINGS(X) X(cg_name) X(cg_parent) X(container_id) X(pod_uid)
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	json_object_set_new(o, k, json_string(v));
+}
+
+static void set_int(json_t *o, const char *k, uint64_t v)
+{
+	/* JSON integers are signed 64-bit: the bit pattern survives the round trip */
+	json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+static json_t *save_denial(const struct hg_stored_denial *sd)
+{
+	const struct hg_denial *d = &sd->d;
+	json_t *o = json_object(), *key = json_object(), *args = json_array();
+#define S(f) set_str(o, #f, d->f);
+#define I(f) set_int(o, #f, (uint64_t)d->f);
+	DENIAL_STRINGS(S)
+	DENIAL_INTS(I)
+#undef S
+#undef I
+#define K(f) set_int(key, #f, (uint64_t)d->key.f);
+	KEY_INTS(K)
+#undef K
+	for (int i = 0; i < 6; i++)
+		json_array_append_new(args, json_integer((json_int_t)d->args[i]));
+	json_object_set_new(o, "key", key);
+	json_object_set_new(o, "args", args);
+	set_str(o, "id", sd->id);
+	set_str(o, "hint", sd->hint);
+	set_int(o, "count", sd->count);
+	set_int(o, "first_seen_ns", sd->first_seen_ns);
+	set_int(o, "last_seen_ns", sd->last_seen_ns);
+	return o;
+}
+
+static void save_container(const struct hg_stored_container *c, void *ctx)
+{
+	json_t *arr = ctx, *o = json_object(), *denials = json_array();
+#define S(f) set_str(o, #f, c->origin.f);
+	ORIGIN_STRINGS(S)
+#undef S
+	set_int(o, "cgroup_id", c->origin.cgroup_id);
+	set_str(o, "namespace", c->pod_namespace);
+	set_str(o, "pod", c->pod_name);
+	set_str(o, "container", c->container_name);
+	for (size_t i = 0; i < c->n_denials; i++)
+		json_array_append_new(denials, save_denial(&c->denials[i]));
+	json_object_set_new(o, "denials", denials);
+	json_array_append_new(arr, o);
+}
+
+int hg_state_save(struct hg_store *store, const char *path)
+{
+	json_t *containers = json_array();
+	json_t *doc = json_pack("{s:i, s:o}", "version", STATE_VERSION, "containers", containers);
+	char tmp[4096];
+	int r = 0;
+
+	if (!doc)
+		return -ENOMEM;
+	hg_store_foreach(store, save_container, containers);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(doc, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
+		r = errno ? -errno : -EIO;
+		unlink(tmp);
+	}
+	json_decref(doc);
+	return r;
+}
+
+static void get_str(const json_t *o, const char *k, char *dst, size_t len)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	snprintf(dst, len, "%s", v ? v : "");
+}
+
+static uint64_t get_int(const json_t *o, const char *k)
+{
+	return (uint64_t)json_integer_value(json_object_get(o, k));
+}
+
+static void load_denial(const json_t *o, struct hg_stored_denial *sd)
+{
+	struct hg_denial *d = &sd->d;
+	const json_t *key = json_object_get(o, "key"), *args = json_object_get(o, "args");
+	memset(sd, 0, sizeof(*sd));
+#define S(f) get_str(o, #f, d->f, sizeof(d->f));
+#define I(f) d->f = (__typeof__(d->f))get_int(o, #f);
+	DENIAL_STRINGS(S)
+	DENIAL_INTS(I)
+#undef S
+#undef I
+#define K(f) d->key.f = (__typeof__(d->key.f))get_int(key, #f);
+	KEY_INTS(K)
+#undef K
+	for (int i = 0; i < 6; i++)
+		d->args[i] = (unsigned long long)json_integer_value(json_array_get(args, i));
+	get_str(o, "id", sd->id, sizeof(sd->id));
+	get_str(o, "hint", sd->hint, sizeof(sd->hint));
+	sd->count = get_int(o, "count");
+	sd->first_seen_ns = get_int(o, "first_seen_ns");
+	sd->last_seen_ns = get_int(o, "last_seen_ns");
+}
+
+int hg_state_load(struct hg_store *store, const char *path, char *err, size_t err_len)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, 0, &je);
+	int restored = 0;
+
+	if (!doc) {
+		if (access(path, F_OK) < 0)
+			return -ENOENT;
+		snprintf(err, err_len, "%s: line %d: %s", path, je.line, je.text);
+		return -EBADMSG;
+	}
+	const json_t *containers = json_object_get(doc, "containers");
+	if (json_integer_value(json_object_get(doc, "version")) != STATE_VERSION ||
+	    !json_is_array(containers)) {
+		snprintf(err, err_len, "%s: not a saved hgdiag state (version %d)", path, STATE_VERSION);
+		json_decref(doc);
+		return -EBADMSG;
+	}
+	size_t i, j;
+	const json_t *co, *dj;
+	json_array_foreach(containers, i, co) {
+		struct hg_stored_container c;
+		memset(&c, 0, sizeof(c));
+#define S(f) get_str(co, #f, c.origin.f, sizeof(c.origin.f));
+		ORIGIN_STRINGS(S)
+#undef S
+		c.origin.cgroup_id = get_int(co, "cgroup_id");
+		get_str(co, "namespace", c.pod_namespace, sizeof(c.pod_namespace));
+		get_str(co, "pod", c.pod_name, sizeof(c.pod_name));
+		get_str(co, "container", c.container_name, sizeof(c.container_name));
+		json_array_foreach(json_object_get(co, "denials"), j, dj) {
+			struct hg_stored_denial sd;
+			load_denial(dj, &sd);
+			if (sd.d.kind >= HG_KIND_MAX || !sd.count)
+				continue;   /* not something this version wrote */
+			if (hg_store_restore(store, &c, &sd) >= 0)
+				restored++;
+		}
+	}
+	json_decref(doc);
+	return restored;
+}
