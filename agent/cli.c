@@ -615,18 +615,19 @@ static int pod_doc_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig 
 		return HG_EXIT_NOT_FOUND;
 	}
 	long status = 0;
-	r = hg_api_proxy_get(cfg, &agents[0], HG_AGENT_PORT, path, doc, &status, msg, sizeof(msg));
-	if (r < 0)
+	bool ok = false;
+	if (hg_api_proxy_get(cfg, &agents[0], HG_AGENT_PORT, path, doc, &status, msg, sizeof(msg)) < 0)
 		fprintf(err, "hgdiag: %s\n", msg);
 	else if (status == 404 && !str(*doc, "kind") && hg_api_message(*doc))
+		/* The agent's own 404 (no Status object): it does not know the pod. */
 		fprintf(err, "hgdiag: pod %s/%s not found by the agent on node %s: %s\n", ns, o->name,
 			node, hg_api_message(*doc));
 	else if (status != 200 || !json_is_object(*doc))
 		proxy_failed(&agents[0], status, *doc, err);
 	else
-		r = 1;
+		ok = true;
 	hg_agent_refs_free(agents, n);
-	return r == 1 ? 0 : HG_EXIT_NOT_FOUND;
+	return ok ? 0 : HG_EXIT_NOT_FOUND;
 }
 
 static int do_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
