@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 #include <yaml.h>
 #include "cli.h"
+#include "cliproxy.h"
+#include "kubeconfig.h"
 
 #ifndef HGDIAG_VERSION
 #define HGDIAG_VERSION "0.0.0"
@@ -473,14 +475,9 @@ static int fetch_json(const char *url, json_t **out, long *status, FILE *err)
 	return 0;
 }
 
-/* The agent base URL without trailing slashes, or NULL after the kubeconfig-mode line. */
+/* The agent base URL without trailing slashes (direct mode), or NULL after a line. */
 static char *agent_base(const struct hg_cli_opts *o, FILE *err)
 {
-	if (!o->agent || !o->agent[0]) {
-		fprintf(err, "hgdiag: kubeconfig mode (finding the pod's node through the API server) "
-			     "is not available in this build: use --agent URL or HGDIAG_AGENT\n");
-		return NULL;
-	}
 	char *base = strdup(o->agent);
 	if (!base) {
 		fprintf(err, "hgdiag: out of memory\n");
@@ -491,15 +488,69 @@ static char *agent_base(const struct hg_cli_opts *o, FILE *err)
 	return base;
 }
 
+static void kubeconfig_freep(struct hg_kubeconfig **c)
+{
+	hg_kubeconfig_free(*c);
+}
+#define _cleanup_kubeconfig_ __attribute__((cleanup(kubeconfig_freep)))
+
+/* Kubeconfig mode: the configuration kubectl would use. Returns 0, or HG_EXIT_USAGE after
+ * one line: like kubectl, a configuration error is the user's to fix (status 1), not a
+ * missing pod or agent. */
+static int load_kubeconfig(const struct hg_cli_opts *o, struct hg_kubeconfig **cfg, FILE *err)
+{
+	struct hg_kubeconfig_opts ko = { .path = o->kubeconfig, .context = o->context,
+					 .use_home = true };
+	char msg[1024];
+	int r = hg_kubeconfig_load(&ko, cfg, msg, sizeof(msg));
+	if (r == -ENOENT) {
+		fprintf(err, "hgdiag: no agent URL (--agent, HGDIAG_AGENT) and no kubeconfig "
+			     "(--kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster) to find one\n");
+		return HG_EXIT_USAGE;
+	}
+	if (r < 0) {
+		fprintf(err, "hgdiag: %s\n", msg[0] ? msg : strerror(-r));
+		return HG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static const char *agent_selector(const struct hg_cli_opts *o)
+{
+	return o->agent_selector ? o->agent_selector : HG_AGENT_SELECTOR;
+}
+
+/* "no hgdiag agent on node X (no running pod labelled ...)" */
+static void no_agent(const struct hg_cli_opts *o, const char *node, FILE *err)
+{
+	fprintf(err, "hgdiag: no hgdiag agent %s%s (no running pod labelled %s%s%s)\n",
+		node ? "on node " : "running in the cluster", node ? node : "", agent_selector(o),
+		o->agent_ns ? " in namespace " : "", o->agent_ns ? o->agent_ns : "");
+}
+
+/* The line for an answer through the pod proxy that is not a 200 from the agent: the
+ * API server's Status (503 when it cannot reach the pod), or the agent's own error. */
+static void proxy_failed(const struct hg_agent_ref *a, long status, const json_t *body, FILE *err)
+{
+	const char *msg = hg_api_message(body);
+	const char *kind = str(body, "kind");
+	if (kind && strcmp(kind, "Status") == 0)
+		fprintf(err, "hgdiag: cannot reach the agent %s/%s on node %s through the API server "
+			     "(HTTP %ld): %s\n", a->ns, a->name, a->node, status,
+			msg ? msg : "no reason given");
+	else
+		fprintf(err, "hgdiag: the agent %s/%s on node %s answered HTTP %ld: %s\n", a->ns,
+			a->name, a->node, status, msg ? msg : "not a JSON document");
+}
+
 static bool want_color(FILE *out)
 {
 	const char *nc = getenv("NO_COLOR");
 	return isatty(fileno(out)) && !(nc && nc[0]);
 }
 
-static int do_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
+static int pod_doc_direct(const struct hg_cli_opts *o, const char *ns, json_t **doc, FILE *err)
 {
-	const char *ns = o->ns ? o->ns : "default";
 	_cleanup_free_ char *base = agent_base(o, err);
 	if (!base)
 		return HG_EXIT_NOT_FOUND;
@@ -513,19 +564,86 @@ static int do_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
 		fprintf(err, "hgdiag: out of memory\n");
 		return HG_EXIT_NOT_FOUND;
 	}
-
-	json_auto_t *doc = NULL;
 	long status = 0;
-	if ((r = fetch_json(url, &doc, &status, err)) != 0)
+	if ((r = fetch_json(url, doc, &status, err)) != 0)
 		return r;
 	if (status != 200) {
-		const char *msg = str_or(doc, "error", "no reason given");
+		const char *msg = str_or(*doc, "error", "no reason given");
 		if (status == 404)
 			fprintf(err, "hgdiag: pod %s/%s not found: %s\n", ns, o->name, msg);
 		else
 			fprintf(err, "hgdiag: the agent at %s answered HTTP %ld: %s\n", base, status, msg);
 		return HG_EXIT_NOT_FOUND;
 	}
+	return 0;
+}
+
+/* The pod's node from the API server, the agent pod on that node, and the diagnosis from
+ * it through the pod proxy. */
+static int pod_doc_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+			const char *ns, json_t **doc, FILE *err)
+{
+	char msg[1024];
+	_cleanup_free_ char *node = NULL;
+	int r = hg_api_pod_node(cfg, ns, o->name, &node, msg, sizeof(msg));
+	if (r < 0) {
+		fprintf(err, "hgdiag: %s\n", msg);
+		return HG_EXIT_NOT_FOUND;
+	}
+	struct hg_agent_ref *agents = NULL;
+	size_t n = 0;
+	r = hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), node, &agents, &n, msg,
+			       sizeof(msg));
+	if (r < 0) {
+		fprintf(err, "hgdiag: %s\n", msg);
+		return HG_EXIT_NOT_FOUND;
+	}
+	if (n == 0) {
+		no_agent(o, node, err);
+		hg_agent_refs_free(agents, n);
+		return HG_EXIT_NOT_FOUND;
+	}
+	char *ens = curl_easy_escape(NULL, ns, 0), *ename = curl_easy_escape(NULL, o->name, 0);
+	_cleanup_free_ char *path = NULL;
+	r = ens && ename ? asprintf(&path, "/v1/pods/%s/%s", ens, ename) : -1;
+	curl_free(ens);
+	curl_free(ename);
+	if (r < 0) {
+		path = NULL;
+		hg_agent_refs_free(agents, n);
+		fprintf(err, "hgdiag: out of memory\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	long status = 0;
+	bool ok = false;
+	if (hg_api_proxy_get(cfg, &agents[0], HG_AGENT_PORT, path, doc, &status, msg, sizeof(msg)) < 0)
+		fprintf(err, "hgdiag: %s\n", msg);
+	else if (status == 404 && !str(*doc, "kind") && hg_api_message(*doc))
+		/* The agent's own 404 (no Status object): it does not know the pod. */
+		fprintf(err, "hgdiag: pod %s/%s not found by the agent on node %s: %s\n", ns, o->name,
+			node, hg_api_message(*doc));
+	else if (status != 200 || !json_is_object(*doc))
+		proxy_failed(&agents[0], status, *doc, err);
+	else
+		ok = true;
+	hg_agent_refs_free(agents, n);
+	return ok ? 0 : HG_EXIT_NOT_FOUND;
+}
+
+static int do_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
+{
+	json_auto_t *doc = NULL;
+	int r;
+	if (o->agent) {
+		r = pod_doc_direct(o, o->ns ? o->ns : "default", &doc, err);
+	} else {
+		_cleanup_kubeconfig_ struct hg_kubeconfig *cfg = NULL;
+		if ((r = load_kubeconfig(o, &cfg, err)) != 0)
+			return r;
+		r = pod_doc_kube(o, cfg, o->ns ? o->ns : cfg->namespace, &doc, err);
+	}
+	if (r != 0)
+		return r;
 	switch (o->output) {
 	case HG_OUTPUT_JSON:
 		r = json_dumpf(doc, out, JSON_INDENT(2));
@@ -564,15 +682,13 @@ static json_t *filter_denials(const json_t *doc, const char *ns, bool with_free)
 	}
 	if (with_free)
 		json_object_set(f, "containers", json_object_get(doc, "containers"));
+	if (json_object_get(doc, "nodes")) /* merged from several agents */
+		json_object_set(f, "nodes", json_object_get(doc, "nodes"));
 	return f;
 }
 
-static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
+static int denials_direct(const struct hg_cli_opts *o, json_t **doc, FILE *err)
 {
-	/* Like kubectl: one namespace unless -A. Containers outside any pod belong to no
-	 * namespace; they are listed unless a namespace was asked for explicitly. */
-	const char *ns = o->all_namespaces ? NULL : o->ns ? o->ns : "default";
-	bool with_free = o->all_namespaces || !o->ns;
 	_cleanup_free_ char *base = agent_base(o, err);
 	if (!base)
 		return HG_EXIT_NOT_FOUND;
@@ -582,15 +698,112 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 		fprintf(err, "hgdiag: out of memory\n");
 		return HG_EXIT_NOT_FOUND;
 	}
-	json_auto_t *doc = NULL;
 	long status = 0;
-	int r = fetch_json(url, &doc, &status, err);
+	int r = fetch_json(url, doc, &status, err);
 	if (r != 0)
 		return r;
 	if (status != 200) {
 		fprintf(err, "hgdiag: the agent at %s answered HTTP %ld: %s\n", base, status,
-			str_or(doc, "error", "no reason given"));
+			str_or(*doc, "error", "no reason given"));
 		return HG_EXIT_NOT_FOUND;
+	}
+	return 0;
+}
+
+/* Adds one agent's /v1/denials to the merged document. Containers outside pods get the
+ * agent's node: in a merged list it is the only way to tell them apart. */
+static int merge_denials(json_t *merged, const json_t *doc, const char *node)
+{
+	size_t i;
+	json_t *v;
+	if (json_array_append_new(json_object_get(merged, "nodes"), json_string(node)) < 0)
+		return -ENOMEM;
+	json_array_foreach(json_object_get(doc, "pods"), i, v)
+		if (json_array_append(json_object_get(merged, "pods"), v) < 0)
+			return -ENOMEM;
+	json_array_foreach(json_object_get(doc, "containers"), i, v) {
+		json_t *c = json_copy(v);
+		if (!c || (json_is_object(c) && !json_object_get(c, "node") &&
+			   json_object_set_new(c, "node", json_string(node)) < 0) ||
+		    json_array_append_new(json_object_get(merged, "containers"), c) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Every agent in the cluster through the pod proxy, merged into one /v1/denials document
+ * ("node": null, "nodes": the nodes answered). An agent that cannot be reached gets its
+ * line on stderr, the others are still listed, and the status is HG_EXIT_NOT_FOUND. */
+static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+			json_t **doc, FILE *err)
+{
+	int r;
+	char msg[1024];
+	struct hg_agent_ref *agents = NULL;
+	size_t n = 0;
+	if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, &agents, &n, msg,
+			       sizeof(msg)) < 0) {
+		fprintf(err, "hgdiag: %s\n", msg);
+		return HG_EXIT_NOT_FOUND;
+	}
+	if (n == 0) {
+		no_agent(o, NULL, err);
+		hg_agent_refs_free(agents, n);
+		return HG_EXIT_NOT_FOUND;
+	}
+	*doc = json_pack("{s:n,s:[],s:[],s:[]}", "node", "nodes", "pods", "containers");
+	int status_out = *doc ? 0 : HG_EXIT_NOT_FOUND;
+	size_t answered = 0;
+	for (size_t i = 0; i < n && *doc; i++) {
+		json_auto_t *one = NULL;
+		long status = 0;
+		r = hg_api_proxy_get(cfg, &agents[i], HG_AGENT_PORT, "/v1/denials", &one, &status,
+				     msg, sizeof(msg));
+		if (r < 0) {
+			fprintf(err, "hgdiag: %s\n", msg);
+			status_out = HG_EXIT_NOT_FOUND;
+		} else if (status != 200 || !json_is_object(one)) {
+			proxy_failed(&agents[i], status, one, err);
+			status_out = HG_EXIT_NOT_FOUND;
+		} else if (merge_denials(*doc, one, agents[i].node) < 0) {
+			fprintf(err, "hgdiag: out of memory\n");
+			hg_agent_refs_free(agents, n);
+			return HG_EXIT_NOT_FOUND;
+		} else {
+			answered++;
+		}
+	}
+	hg_agent_refs_free(agents, n);
+	if (!*doc)
+		fprintf(err, "hgdiag: out of memory\n");
+	if (!answered) { /* nothing to list: the lines above say why */
+		json_decref(*doc);
+		*doc = NULL;
+	}
+	return status_out;
+}
+
+static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
+{
+	/* Like kubectl: one namespace unless -A. Containers outside any pod belong to no
+	 * namespace; they are listed unless a namespace was asked for explicitly. */
+	const char *ns = o->all_namespaces ? NULL : o->ns ? o->ns : "default";
+	bool with_free = o->all_namespaces || !o->ns;
+	json_auto_t *doc = NULL;
+	_cleanup_kubeconfig_ struct hg_kubeconfig *cfg = NULL;
+	int r;
+	if (o->agent) {
+		if ((r = denials_direct(o, &doc, err)) != 0)
+			return r;
+	} else {
+		if ((r = load_kubeconfig(o, &cfg, err)) != 0)
+			return r;
+		if (!o->all_namespaces && !o->ns)
+			ns = cfg->namespace;
+		r = denials_kube(o, cfg, &doc, err);
+		/* Some agents answered: print what they said, keep the failure status. */
+		if (!doc)
+			return r;
 	}
 	if (o->output == HG_OUTPUT_JSON) {
 		json_auto_t *f = filter_denials(doc, ns, with_free);
@@ -600,15 +813,15 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 		}
 		json_dumpf(f, out, JSON_INDENT(2));
 		fputc('\n', out);
-		return HG_EXIT_OK;
+		return r;
 	}
-	if (hg_cli_render_list(out, doc, ns, with_free) == 0) {
+	if (hg_cli_render_list(out, doc, ns, with_free) == 0 && r == 0) {
 		if (ns)
 			fprintf(err, "No denials found in namespace %s.\n", ns);
 		else
 			fprintf(err, "No denials found.\n");
 	}
-	return HG_EXIT_OK;
+	return r;
 }
 
 /* ---- command line ----------------------------------------------------------------- */
@@ -620,15 +833,22 @@ static const char usage_text[] =
 	"\n"
 	"Shows why the sandbox refused a pod's syscalls and the smallest change that fixes it.\n"
 	"\n"
-	"  -n, --namespace NS    the pod's namespace (default: default)\n"
+	"  -n, --namespace NS    the pod's namespace (default: the kubeconfig context's, else default)\n"
 	"  -A, --all-namespaces  list: every namespace\n"
 	"  -o, --output FORMAT   text (default), json (the agent's document), values (YAML for helm)\n"
 	"      --agent URL       the agent to ask, e.g. http://NODE:9464 (also HGDIAG_AGENT)\n"
-	"      --kubeconfig FILE find the pod's node through the API server\n"
+	"      --kubeconfig FILE the kubeconfig to use without --agent (default: KUBECONFIG,\n"
+	"                        ~/.kube/config, in-cluster): the API server finds the pod's node\n"
+	"                        and carries the request to the agent there (pod proxy)\n"
+	"      --context NAME    a kubeconfig context other than the current one\n"
+	"      --agent-namespace NS   where the agent pods run (default: any namespace)\n"
+	"      --agent-selector SEL   the agent pods' labels\n"
+	"                        (default: " HG_AGENT_SELECTOR ")\n"
 	"  -h, --help            this help\n"
 	"      --version         the version\n"
 	"\n"
-	"Exit status: 0 diagnosis printed, 1 usage error, 2 pod or agent not found.\n";
+	"Exit status: 0 diagnosis printed, 1 usage or kubeconfig error, 2 pod or agent not found\n"
+	"or unreachable.\n";
 
 struct cmd {
 	const char *name;
@@ -653,7 +873,7 @@ static int usage_error(FILE *err, const char *fmt, const char *arg)
 	return HG_EXIT_USAGE;
 }
 
-enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION };
+enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION, OPT_CONTEXT, OPT_AGENT_NS, OPT_AGENT_SEL };
 
 int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 {
@@ -663,6 +883,9 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 		{ "output", required_argument, NULL, 'o' },
 		{ "agent", required_argument, NULL, OPT_AGENT },
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "context", required_argument, NULL, OPT_CONTEXT },
+		{ "agent-namespace", required_argument, NULL, OPT_AGENT_NS },
+		{ "agent-selector", required_argument, NULL, OPT_AGENT_SEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -689,6 +912,15 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 			break;
 		case OPT_KUBECONFIG:
 			o->kubeconfig = optarg;
+			break;
+		case OPT_CONTEXT:
+			o->context = optarg;
+			break;
+		case OPT_AGENT_NS:
+			o->agent_ns = optarg;
+			break;
+		case OPT_AGENT_SEL:
+			o->agent_selector = optarg;
 			break;
 		case 'h':
 			o->help = true;
@@ -719,6 +951,14 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 
 	if (o->ns && !o->ns[0])
 		return usage_error(err, "%s", "-n needs a non-empty namespace");
+	if (o->agent_ns && !o->agent_ns[0])
+		return usage_error(err, "%s", "--agent-namespace needs a non-empty namespace");
+	if (o->agent_selector && !o->agent_selector[0])
+		return usage_error(err, "%s", "--agent-selector needs a label selector");
+	if (o->context && !o->context[0])
+		return usage_error(err, "%s", "--context needs a context name");
+	if (o->kubeconfig && !o->kubeconfig[0])
+		return usage_error(err, "%s", "--kubeconfig needs a file");
 	if (!output || strcmp(output, "text") == 0)
 		o->output = HG_OUTPUT_TEXT;
 	else if (strcmp(output, "json") == 0)

@@ -24,6 +24,9 @@ struct hg_cli_opts {
 	enum hg_cli_output output; /* -o */
 	const char *agent;         /* --agent, else HGDIAG_AGENT */
 	const char *kubeconfig;    /* --kubeconfig */
+	const char *context;       /* --context: a kubeconfig context other than the current */
+	const char *agent_ns;      /* --agent-namespace: where the agent pods run; NULL: any */
+	const char *agent_selector; /* --agent-selector; NULL: HG_AGENT_SELECTOR (the chart's) */
 	bool help, version;
 };
 
@@ -31,7 +34,10 @@ struct hg_cli_opts {
  * `err`. Verbs may be abbreviated ("p" for pod) as in bpftool. */
 int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err);
 
-/* The whole CLI: returns the exit status. */
+/* The whole CLI: returns the exit status. Without an agent URL (--agent, HGDIAG_AGENT) it
+ * works in kubeconfig mode (cliproxy.h); a kubeconfig that is missing or cannot be loaded
+ * is a usage error (status 1, as kubectl exits 1 on configuration errors), an API server
+ * or agent that cannot be reached or does not know the pod is status 2. */
 int hg_cli_main(int argc, char **argv, FILE *out, FILE *err);
 
 /* Writes a JSON value as block-style YAML, each line prefixed by `indent` spaces; strings

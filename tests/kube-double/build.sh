@@ -5,6 +5,6 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 mkdir -p "$BUILD"
 ${CC:-cc} -O1 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Itests/kube-double \
-  $(pkg-config --cflags jansson libmicrohttpd) \
+  $(pkg-config --cflags jansson libmicrohttpd libcurl) \
   tests/kube-double/kube-double.c tests/kube-double/main.c \
-  $(pkg-config --libs jansson libmicrohttpd) -lpthread -o "$BUILD/kube-double"
+  $(pkg-config --libs jansson libmicrohttpd libcurl) -lpthread -o "$BUILD/kube-double"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include "kube-double.h"
 
@@ -33,7 +34,9 @@ struct kd {
 	size_t n_ev, cap_ev;
 	unsigned close_gen;
 	bool gone_next;
-	unsigned lists, watches;
+	unsigned lists, watches, proxied;
+	char *proxy_to;     /* backend of every pod proxy; NULL: http://PODIP:PORT */
+	json_t *proxies;    /* "ns/name" -> backend URL of that pod's proxy */
 };
 
 struct kd_watch {
@@ -367,8 +370,52 @@ static enum MHD_Result serve_watch(struct kd *kd, struct MHD_Connection *c)
 	return ret;
 }
 
-static enum MHD_Result serve_list(struct kd *kd, struct MHD_Connection *c)
+/* Equality-based label selectors, comma-separated: k=v, k==v, k!=v, k (exists), !k.
+ * Returns 1 match, 0 no match, -EINVAL for a form the double does not know (set-based). */
+static int labels_match(const json_t *pod, const char *selector)
 {
+	const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+	char *copy = strdup(selector), *save = NULL;
+	int r = 1;
+	for (char *req = strtok_r(copy, ",", &save); req && r >= 0; req = strtok_r(NULL, ",", &save)) {
+		while (*req == ' ')
+			req++;
+		if (strpbrk(req, "()") || strstr(req, " in ") || strstr(req, " notin ")) {
+			r = -EINVAL;
+			break;
+		}
+		char *op = strpbrk(req, "!=");
+		if (!*req) {
+			r = -EINVAL;
+		} else if (!op) {           /* k */
+			if (!json_object_get(labels, req))
+				r = 0;
+		} else if (op == req) {     /* !k */
+			if (req[0] != '!' || !req[1] || strchr(req + 1, '='))
+				r = -EINVAL;
+			else if (json_object_get(labels, req + 1))
+				r = 0;
+		} else {
+			bool neg = op[0] == '!';
+			if (neg && op[1] != '=') {
+				r = -EINVAL;
+				break;
+			}
+			const char *val = op + (neg ? 2 : op[1] == '=' ? 2 : 1);
+			*op = 0;
+			const char *have = json_string_value(json_object_get(labels, req));
+			bool eq = have && strcmp(have, val) == 0;
+			if (eq == neg)
+				r = 0;
+		}
+	}
+	free(copy);
+	return r;
+}
+
+static enum MHD_Result serve_list(struct kd *kd, struct MHD_Connection *c, const char *in_ns)
+{
+	const char *labels = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "labelSelector");
 	const char *sel = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fieldSelector");
 	const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	const char *cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
@@ -382,6 +429,8 @@ static enum MHD_Result serve_list(struct kd *kd, struct MHD_Connection *c)
 	}
 	if (cont && sscanf(cont, "%llu/%zu", &list_rv, &offset) != 2)
 		return reply_status(c, 400, "BadRequest", "invalid continue token");
+	if (labels && labels_match(NULL, labels) < 0)
+		return reply_status(c, 400, "BadRequest", "unsupported labelSelector");
 	json_t *items = json_array();
 	char next[64] = "", rvs[32];
 	pthread_mutex_lock(&kd->lock);
@@ -393,7 +442,12 @@ static enum MHD_Result serve_list(struct kd *kd, struct MHD_Connection *c)
 	size_t seen = 0;
 	json_object_foreach(kd->pods, uid, pod) {
 		const char *pn = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+		const char *pns = json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace"));
 		if (node && (!pn || strcmp(pn, node) != 0))
+			continue;
+		if (in_ns && (!pns || strcmp(pns, in_ns) != 0))
+			continue;
+		if (labels && labels_match(pod, labels) != 1)
 			continue;
 		if (seen++ < offset)
 			continue;
@@ -445,6 +499,151 @@ struct upload {
 	size_t len;
 };
 
+static size_t upload_write(char *p, size_t size, size_t n, void *ctx)
+{
+	struct upload *u = ctx;
+	size_t len = size * n;
+	char *nb = realloc(u->buf, u->len + len + 1);
+	if (!nb)
+		return 0;
+	memcpy(nb + u->len, p, len);
+	u->len += len;
+	nb[u->len] = 0;
+	u->buf = nb;
+	return len;
+}
+
+static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct upload *q = cls;
+	char *k = curl_easy_escape(NULL, key, 0), *v = value ? curl_easy_escape(NULL, value, 0) : NULL;
+	char *part = NULL;
+	if (k && asprintf(&part, "%s%s%s%s", q->len ? "&" : "?", k, v ? "=" : "", v ? v : "") >= 0) {
+		upload_write(part, 1, strlen(part), q);
+		free(part);
+	}
+	curl_free(k);
+	curl_free(v);
+	return MHD_YES;
+}
+
+void kd_set_proxy(struct kd *kd, const char *ns, const char *name, const char *url)
+{
+	char key[600];
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	pthread_mutex_lock(&kd->lock);
+	if (url)
+		json_object_set_new(kd->proxies, key, json_string(url));
+	else
+		json_object_del(kd->proxies, key);
+	pthread_mutex_unlock(&kd->lock);
+}
+
+unsigned kd_proxied(struct kd *kd)
+{
+	pthread_mutex_lock(&kd->lock);
+	unsigned n = kd->proxied;
+	pthread_mutex_unlock(&kd->lock);
+	return n;
+}
+
+/* GET /api/v1/namespaces/NS/pods/NAME[:PORT]/proxy[/PATH]: forwarded to the pod's backend
+ * (kd_set_proxy, else --proxy-to, else http://PODIP:PORT), its status and body returned;
+ * 503 with a Status object, as the real API server, when the backend does not answer. */
+static enum MHD_Result serve_proxy(struct kd *kd, struct MHD_Connection *c, const char *url)
+{
+	char ns[256], name[256], port[16] = "80";
+	int off = 0;
+	if (sscanf(url, "/api/v1/namespaces/%255[^/]/pods/%255[^/]/proxy%n", ns, name, &off) != 2 || !off)
+		return reply_status(c, 404, "NotFound", "the server could not find the requested resource");
+	const char *rest = url + off;
+	char *colon = strchr(name, ':');
+	if (colon) {
+		snprintf(port, sizeof(port), "%s", colon + 1);
+		*colon = 0;
+	}
+	char key[600], *backend = NULL;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	bool found = false;
+	const char *uid;
+	json_t *pod;
+	pthread_mutex_lock(&kd->lock);
+	kd->proxied++;
+	json_object_foreach(kd->pods, uid, pod) {
+		json_t *m = json_object_get(pod, "metadata");
+		if (strcmp(json_string_value(json_object_get(m, "namespace")), ns) == 0 &&
+		    strcmp(json_string_value(json_object_get(m, "name")), name) == 0) {
+			const char *own = json_string_value(json_object_get(kd->proxies, key));
+			const char *ip = json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
+			found = true;
+			if (own)
+				backend = strdup(own);
+			else if (kd->proxy_to)
+				backend = strdup(kd->proxy_to);
+			else if (ip && asprintf(&backend, "http://%s:%s", ip, port) < 0)
+				backend = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&kd->lock);
+	char msg[1200];
+	if (!found) {
+		snprintf(msg, sizeof(msg), "pods \"%s\" not found", name);
+		return reply_status(c, 404, "NotFound", msg);
+	}
+	if (!backend) {
+		snprintf(msg, sizeof(msg), "pod %s/%s has no IP address yet", ns, name);
+		return reply_status(c, 503, "ServiceUnavailable", msg);
+	}
+	struct upload q = { 0 }, body = { 0 };
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query_arg, &q);
+	size_t blen = strlen(backend);
+	while (blen && backend[blen - 1] == '/')
+		backend[--blen] = 0;
+	char *target = NULL, errbuf[CURL_ERROR_SIZE] = "";
+	if (asprintf(&target, "%s%s%s%s", backend, *rest == '/' ? "" : "/", rest, q.buf ? q.buf : "") < 0)
+		target = NULL;
+	free(backend);
+	free(q.buf);
+	CURL *h = target ? curl_easy_init() : NULL;
+	long code = 0;
+	CURLcode rc = CURLE_FAILED_INIT;
+	char *ctype = NULL;
+	if (h) {
+		curl_easy_setopt(h, CURLOPT_URL, target);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, upload_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 2L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* the API server dials pods directly */
+		rc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		char *ct = NULL;
+		if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+			ctype = strdup(ct);
+		curl_easy_cleanup(h);
+	}
+	if (rc != CURLE_OK) {
+		snprintf(msg, sizeof(msg), "error trying to reach service: %s (%s)",
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc), target ? target : "?");
+		free(target);
+		free(body.buf);
+		free(ctype);
+		return reply_status(c, 503, "ServiceUnavailable", msg);
+	}
+	free(target);
+	struct MHD_Response *r = MHD_create_response_from_buffer(body.len, body.buf ? body.buf : strdup(""),
+								MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", ctype ? ctype : "application/octet-stream");
+	free(ctype);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, const char *what, const char *body)
 {
 	if (strcmp(what, "event") == 0) {
@@ -480,6 +679,19 @@ static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, co
 		kd_bookmark(kd);
 	else if (strcmp(what, "compact") == 0)
 		kd_compact(kd);
+	else if (strcmp(what, "proxy") == 0) {
+		json_t *p = json_loads(body, 0, NULL);
+		const char *ns = json_string_value(json_object_get(p, "namespace"));
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *u = json_object_get(p, "url");
+		if (!ns || !name || !(json_is_string(u) || json_is_null(u))) {
+			json_decref(p);
+			return reply_status(c, 400, "BadRequest",
+					    "want {\"namespace\": ..., \"name\": ..., \"url\": URL or null}");
+		}
+		kd_set_proxy(kd, ns, name, json_string_value(u));
+		json_decref(p);
+	}
 	else
 		return reply_status(c, 404, "NotFound", "unknown control");
 	return reply(c, MHD_HTTP_OK, strdup("{}"));
@@ -521,10 +733,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		const char *watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
 		if (watch && (strcmp(watch, "1") == 0 || strcmp(watch, "true") == 0))
 			return serve_watch(kd, c);
-		return serve_list(kd, c);
+		return serve_list(kd, c, NULL);
 	}
-	if (strncmp(url, "/api/v1/namespaces/", 19) == 0)
+	if (strncmp(url, "/api/v1/namespaces/", 19) == 0) {
+		const char *after_ns = strchr(url + 19, '/');
+		if (after_ns && strcmp(after_ns, "/pods") == 0) {
+			char ns[256];
+			snprintf(ns, sizeof(ns), "%.*s", (int)(after_ns - (url + 19)), url + 19);
+			return serve_list(kd, c, ns);
+		}
+		const char *p = after_ns && strncmp(after_ns, "/pods/", 6) == 0 ? strchr(after_ns + 6, '/') : NULL;
+		if (p && strncmp(p, "/proxy", 6) == 0 && (p[6] == 0 || p[6] == '/'))
+			return serve_proxy(kd, c, url);
 		return serve_pod(kd, c, url);
+	}
 	return reply_status(c, 404, "NotFound", "the server could not find the requested resource");
 }
 
@@ -563,6 +785,8 @@ struct kd *kd_start(const struct kd_opts *o)
 		return NULL;
 	}
 	kd->pods = json_object();
+	kd->proxies = json_object();
+	kd->proxy_to = o->proxy_to ? strdup(o->proxy_to) : NULL;
 	kd->rv = 1000;
 	pthread_mutex_init(&kd->lock, NULL);
 	pthread_cond_init(&kd->cond, NULL);
@@ -614,6 +838,8 @@ void kd_free(struct kd *kd)
 		free(kd->ev[i].line);
 	free(kd->ev);
 	json_decref(kd->pods);
+	json_decref(kd->proxies);
+	free(kd->proxy_to);
 	json_decref(kd->tmpl);
 	free(kd->node);
 	free(kd->token);

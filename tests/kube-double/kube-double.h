@@ -1,7 +1,7 @@
-/* A Kubernetes API server double for tests: serves pod lists (limit/continue, field
- * selector on spec.nodeName), pod watches (chunked, one JSON event per line, bookmarks,
- * 410 Gone both as HTTP status and as an ERROR event), single pods, and a bearer-token
- * check, over plain HTTP on 127.0.0.1. Tests drive it in-process through kd_*(); the
+/* A Kubernetes API server double for tests: serves pod lists (all namespaces or one;
+ * limit/continue, field selector on spec.nodeName, equality label selectors), pod watches (chunked, one JSON event per line, bookmarks,
+ * 410 Gone both as HTTP status and as an ERROR event), single pods, the pod proxy
+ * (pods/NAME:PORT/proxy/PATH forwarded to a backend URL), and a bearer-token check, over plain HTTP on 127.0.0.1. Tests drive it in-process through kd_*(); the
  * standalone binary (main.c) exposes the same controls as POST /_control/... */
 #ifndef KUBE_DOUBLE_H
 #define KUBE_DOUBLE_H
@@ -16,6 +16,7 @@ struct kd_opts {
 	const char *template_path;  /* a pod object (kubectl get pod -o json) to clone */
 	const char *node;           /* node of generated pods; "node-a" */
 	unsigned n_pods;            /* pods generated at start */
+	const char *proxy_to;       /* backend URL of every pod proxy; NULL: http://PODIP:PORT */
 };
 
 struct kd;
@@ -46,5 +47,10 @@ void kd_close_watches(struct kd *kd);      /* end open watches cleanly */
 void kd_compact(struct kd *kd);            /* watches from older versions get ERROR 410 */
 uint64_t kd_resource_version(struct kd *kd);
 unsigned kd_requests(struct kd *kd, bool watch); /* lists or watches served */
+
+/* The pod proxy of ns/name goes to `url` (e.g. "http://127.0.0.1:9464"; NULL: back to the
+ * default); also POST /_control/proxy {"namespace","name","url"}. */
+void kd_set_proxy(struct kd *kd, const char *ns, const char *name, const char *url);
+unsigned kd_proxied(struct kd *kd);       /* pod proxy requests served */
 
 #endif

@@ -1,10 +1,12 @@
 /* kube-double: the API server double as a process, for integration scripts and manual
- * runs. Controls: POST /_control/{event,gone,error410,malformed,close,bookmark,compact}. */
+ * runs. Controls: POST /_control/{event,gone,error410,malformed,close,bookmark,compact,proxy}.
+ * --proxy-to URL sends every pod proxy request there (tests run the agent on 127.0.0.1). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <curl/curl.h>
 #include "kube-double.h"
 
 int main(int argc, char **argv)
@@ -13,7 +15,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' }, { "token", required_argument, NULL, 't' },
 		{ "node", required_argument, NULL, 'n' }, { "pods", required_argument, NULL, 'N' },
-		{ "template", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
+		{ "template", required_argument, NULL, 'T' }, { "proxy-to", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
 	};
 	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
 		switch (c) {
@@ -22,9 +25,10 @@ int main(int argc, char **argv)
 		case 'n': o.node = optarg; break;
 		case 'N': o.n_pods = (unsigned)atoi(optarg); break;
 		case 'T': o.template_path = optarg; break;
+		case 'P': o.proxy_to = optarg; break;
 		default:
 			fprintf(stderr, "usage: kube-double --template POD.json [--port N] [--token T] "
-					"[--node NAME] [--pods N]\n");
+					"[--node NAME] [--pods N] [--proxy-to URL]\n");
 			return 1;
 		}
 	}
@@ -32,6 +36,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kube-double: --template is required\n");
 		return 1;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -47,5 +52,6 @@ int main(int argc, char **argv)
 	int sig;
 	sigwait(&set, &sig);
 	kd_free(kd);
+	curl_global_cleanup();
 	return 0;
 }

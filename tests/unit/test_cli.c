@@ -1,5 +1,6 @@
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -7,8 +8,10 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "cli.h"
+#include "cliproxy.h"
 #include "http.h"
 #include "store_fixture.h"
+#include "../kube-double/kube-double.c"
 
 /* Captures what a FILE* printer wrote. */
 struct capture {
@@ -126,6 +129,17 @@ START_TEST(parse_arguments)
 	ck_assert_str_eq(o.agent, "http://env:2");
 	unsetenv("HGDIAG_AGENT");
 
+	/* Kubeconfig mode's flags. */
+	char *a5[] = { "hgdiag", "pod", "web-0", "--kubeconfig", "/k", "--context", "prod",
+		       "--agent-namespace", "ops", "--agent-selector", "app=diag", NULL };
+	ck_assert_int_eq(hg_cli_parse(11, a5, &o, err.f), 0);
+	ck_assert_str_eq(o.kubeconfig, "/k");
+	ck_assert_str_eq(o.context, "prod");
+	ck_assert_str_eq(o.agent_ns, "ops");
+	ck_assert_str_eq(o.agent_selector, "app=diag");
+	ck_assert_ptr_null(o.agent);
+	ck_assert_ptr_null(o.ns);
+
 	char *a3[] = { "hgdiag", "--version", NULL };
 	ck_assert_int_eq(hg_cli_parse(2, a3, &o, err.f), 0);
 	ck_assert(o.version);
@@ -147,6 +161,10 @@ START_TEST(parse_arguments)
 		{ "hgdiag", "pod", "a", "--bogus", NULL },
 		{ "hgdiag", "pod", "a", "-n", NULL },
 		{ "hgdiag", "pod", "a", "-n", "", NULL },
+		{ "hgdiag", "pod", "a", "--agent-namespace", "", NULL },
+		{ "hgdiag", "pod", "a", "--agent-selector", "", NULL },
+		{ "hgdiag", "pod", "a", "--kubeconfig", "", NULL },
+		{ "hgdiag", "list", "--context", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *argv[6];
@@ -356,11 +374,24 @@ START_TEST(cli_not_found)
 	free(out);
 	free(err);
 
-	/* No agent and no kubeconfig support yet: a clear line, status 2. */
-	ck_assert_int_eq(run(&out, &err, "pod", "web-0", NULL, NULL, NULL, NULL, NULL), 2);
-	ck_assert_ptr_nonnull(strstr(err, "use --agent"));
+	/* No agent URL and no kubeconfig anywhere: nothing to ask, a configuration error
+	 * (status 1, as kubectl) that names both ways out. */
+	char home[] = "/tmp/hgdiag-cli-home.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(home));
+	char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", home, 1);
+	unsetenv("KUBECONFIG");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", NULL, NULL, NULL, NULL, NULL), 1);
+	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(err, "hgdiag: no agent URL (--agent, HGDIAG_AGENT) and no kubeconfig "
+			      "(--kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster) to find one\n");
 	free(out);
 	free(err);
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	free(old_home);
+	rmdir(home);
 
 	ck_assert_int_eq(run(&out, &err, "pod", "--frob", "x", "--agent", agent_url, NULL, NULL), 1);
 	free(out);
@@ -405,6 +436,393 @@ START_TEST(cli_list)
 }
 END_TEST
 
+
+/* ---- kubeconfig mode, against the API server double ------------------------------- */
+
+#define KD_TOKEN "s3cr3t"
+#define SELECTOR_LINE "app.kubernetes.io/name=hgdiag,app.kubernetes.io/component=agent"
+
+static struct kd *kd;
+static struct hg_store *empty_store;
+static struct hg_http *empty_http; /* a second agent, on node-d, with nothing recorded */
+static char kdir[PATH_MAX], kubeconfig[PATH_MAX + 32], api_url[64], dead_url[64];
+
+static const char *tmpl_path(void)
+{
+	static char p[PATH_MAX];
+	const char *root = getenv("HG_ROOT");
+	snprintf(p, sizeof(p), "%s/tests/data/kube/pod-template.json", root ? root : ".");
+	return p;
+}
+
+/* A pod on `node` (NULL: not scheduled); agent pods get the chart's labels. */
+static void add_pod(const char *ns, const char *name, const char *node, bool agent,
+		    const char *phase, const char *proxy_to)
+{
+	json_t *p = kd_make_pod(kd, ns, name, node ? node : "");
+	if (!node)
+		json_object_del(json_object_get(p, "spec"), "nodeName");
+	if (agent)
+		json_object_set_new(json_object_get(p, "metadata"), "labels",
+				    json_pack("{s:s,s:s}", "app.kubernetes.io/name", "hgdiag",
+					      "app.kubernetes.io/component", "agent"));
+	json_object_set_new(json_object_get(p, "status"), "phase", json_string(phase));
+	kd_add(kd, p);
+	if (proxy_to)
+		kd_set_proxy(kd, ns, name, proxy_to);
+}
+
+static void delete_pod(const char *ns, const char *name)
+{
+	char uid[64] = "";
+	const char *key;
+	json_t *pod;
+	pthread_mutex_lock(&kd->lock);
+	json_object_foreach(kd->pods, key, pod) {
+		json_t *m = json_object_get(pod, "metadata");
+		if (strcmp(json_string_value(json_object_get(m, "namespace")), ns) == 0 &&
+		    strcmp(json_string_value(json_object_get(m, "name")), name) == 0)
+			snprintf(uid, sizeof(uid), "%s", key);
+	}
+	pthread_mutex_unlock(&kd->lock);
+	ck_assert_int_eq(kd_delete(kd, uid), 0);
+}
+
+static void write_kubeconfig(const char *path, const char *server, const char *token,
+			     const char *ns)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+		   "clusters:\n- name: test\n  cluster:\n    server: %s\n"
+		   "contexts:\n- name: test\n  context:\n    cluster: test\n    user: me\n%s%s%s"
+		   "users:\n- name: me\n  user:\n    token: %s\n",
+		server, ns ? "    namespace: " : "", ns ? ns : "", ns ? "\n" : "", token);
+	fclose(f);
+}
+
+static void kube_setup(void)
+{
+	setup(); /* the agent with the fixture store, on node-a, at agent_url */
+	ck_assert_int_eq(hg_store_new(&empty_store, NULL), 0);
+	struct hg_http_opts ho = { .listen = "127.0.0.1:0", .store = empty_store, .node_name = "node-d" };
+	ck_assert_int_eq(hg_http_start(&empty_http, &ho), 0);
+	char empty_url[64];
+	snprintf(empty_url, sizeof(empty_url), "http://127.0.0.1:%u", hg_http_port(empty_http));
+
+	/* A port nobody listens on. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+
+	struct kd_opts ko = { .token = KD_TOKEN, .template_path = tmpl_path(), .node = "node-a" };
+	kd = kd_start(&ko);
+	ck_assert_ptr_nonnull(kd);
+	snprintf(api_url, sizeof(api_url), "http://127.0.0.1:%u", kd_port(kd));
+	add_pod("shop", "web-0", "node-a", false, "Running", NULL);
+	add_pod("shop", "api-9", "node-a", false, "Running", NULL);  /* unknown to the agent */
+	add_pod("shop", "lonely-0", "node-b", false, "Running", NULL);
+	add_pod("shop", "far-0", "node-c", false, "Running", NULL);
+	add_pod("shop", "idle-0", "node-d", false, "Running", NULL);
+	add_pod("shop", "pending-0", NULL, false, "Pending", NULL);
+	add_pod("hgdiag", "hgdiag-agent-a", "node-a", true, "Running", agent_url);
+	add_pod("hgdiag", "hgdiag-agent-b", "node-b", true, "Pending", agent_url); /* not running */
+	add_pod("hgdiag", "hgdiag-agent-c", "node-c", true, "Running", dead_url);
+	add_pod("hgdiag", "hgdiag-agent-d", "node-d", true, "Running", empty_url);
+	/* Same labels' app name, another component: not an agent. */
+	json_t *p = kd_make_pod(kd, "hgdiag", "hgdiag-ui", "node-b");
+	json_object_set_new(json_object_get(p, "metadata"), "labels",
+			    json_pack("{s:s,s:s}", "app.kubernetes.io/name", "hgdiag",
+				      "app.kubernetes.io/component", "ui"));
+	kd_add(kd, p);
+	kd_set_proxy(kd, "hgdiag", "hgdiag-ui", agent_url);
+
+	snprintf(kdir, sizeof(kdir), "/tmp/hgdiag-cli-kube.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(kdir));
+	snprintf(kubeconfig, sizeof(kubeconfig), "%s/config", kdir);
+	write_kubeconfig(kubeconfig, api_url, KD_TOKEN, "shop");
+	unsetenv("KUBECONFIG");
+}
+
+static void kube_teardown(void)
+{
+	char path[PATH_MAX + 32];
+	static const char *const files[] = { "config", "wrong-token", "bad", "no-ns" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", kdir, files[i]);
+		unlink(path);
+	}
+	rmdir(kdir);
+	kd_free(kd);
+	hg_http_stop(empty_http, 1000);
+	hg_store_free(empty_store);
+	teardown();
+}
+
+/* The last line of stderr is the only one, and it ends the text. */
+static void assert_one_line(const char *err)
+{
+	ck_assert_msg(err[0] && strchr(err, '\n') == err + strlen(err) - 1, "not one line: '%s'", err);
+}
+
+START_TEST(kube_pod_outputs)
+{
+	char *out, *err;
+	/* No -n: the context's namespace (shop). */
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert(strncmp(out, "pod shop/web-0 on node node-a\n", 30) == 0);
+	ck_assert_ptr_nonnull(strstr(out, "denied readonly_fs    mkdir EROFS /var/cache/nginx/client_temp  x3"));
+	ck_assert_uint_eq(kd_proxied(kd), 1);
+	free(out);
+	free(err);
+
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "-n", "shop", "-ojson", "--kubeconfig",
+			     kubeconfig), 0);
+	json_t *doc = load(out);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "node")), "node-a");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "pod"), "name")), "web-0");
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "containers")), 1);
+	json_decref(doc);
+	free(out);
+	free(err);
+
+	/* KUBECONFIG instead of the flag. */
+	setenv("KUBECONFIG", kubeconfig, 1);
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "-ovalues", NULL, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(out, "hardening:\n  writablePaths:\n  - name: var-cache-nginx\n"
+			      "    mountPath: /var/cache/nginx\n");
+	ck_assert_str_eq(err, "");
+	free(out);
+	free(err);
+	unsetenv("KUBECONFIG");
+
+	/* Another label selector finds another pod: here the UI pod proxies to the agent. */
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", kubeconfig, "--agent-selector",
+			     "app.kubernetes.io/name=hgdiag,app.kubernetes.io/component!=agent", NULL), 2);
+	ck_assert_str_eq(err, "hgdiag: no hgdiag agent on node node-a (no running pod labelled "
+			      "app.kubernetes.io/name=hgdiag,app.kubernetes.io/component!=agent)\n");
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(kube_not_found)
+{
+	char *out, *err;
+	struct {
+		const char *name, *ns, *want;
+		bool prefix;
+	} cases[] = {
+		{ "nope", NULL, "hgdiag: pod shop/nope not found\n", false },
+		{ "web-0", "other", "hgdiag: pod other/web-0 not found\n", false },
+		{ "lonely-0", NULL, "hgdiag: no hgdiag agent on node node-b (no running pod labelled "
+				    SELECTOR_LINE ")\n", false },
+		{ "pending-0", NULL, "hgdiag: pod shop/pending-0 is not scheduled on a node yet\n", false },
+		{ "far-0", NULL, "hgdiag: cannot reach the agent hgdiag/hgdiag-agent-c on node node-c "
+				 "through the API server (HTTP 503): error trying to reach service: ", true },
+		{ "api-9", NULL, "hgdiag: pod shop/api-9 not found by the agent on node node-a: ", true },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = cases[i].ns ? run(&out, &err, "pod", cases[i].name, "-n", cases[i].ns,
+					  "--kubeconfig", kubeconfig, NULL)
+				    : run(&out, &err, "pod", cases[i].name, "--kubeconfig", kubeconfig,
+					  NULL, NULL, NULL);
+		ck_assert_msg(r == 2, "%s: exit %d", cases[i].name, r);
+		ck_assert_str_eq(out, "");
+		if (cases[i].prefix)
+			ck_assert_msg(strncmp(err, cases[i].want, strlen(cases[i].want)) == 0, "%s: %s",
+				      cases[i].name, err);
+		else
+			ck_assert_str_eq(err, cases[i].want);
+		assert_one_line(err);
+		free(out);
+		free(err);
+	}
+
+	/* Agents elsewhere only: --agent-namespace narrows the search. */
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", kubeconfig,
+			     "--agent-namespace", "kube-system", NULL), 2);
+	ck_assert_str_eq(err, "hgdiag: no hgdiag agent on node node-a (no running pod labelled "
+			      SELECTOR_LINE " in namespace kube-system)\n");
+	free(out);
+	free(err);
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", kubeconfig,
+			     "--agent-namespace", "hgdiag", NULL), 0);
+	free(out);
+	free(err);
+
+	/* The API server refuses the token. */
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/wrong-token", kdir);
+	write_kubeconfig(path, api_url, "not-the-token", "shop");
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", path, NULL, NULL, NULL), 2);
+	char want[256];
+	snprintf(want, sizeof(want), "hgdiag: the API server at %s refused the request (HTTP 401): "
+		 "Unauthorized\n", api_url);
+	ck_assert_str_eq(err, want);
+	free(out);
+	free(err);
+
+	/* A context without a namespace: "default". */
+	snprintf(path, sizeof(path), "%s/no-ns", kdir);
+	write_kubeconfig(path, api_url, KD_TOKEN, NULL);
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", path, NULL, NULL, NULL), 2);
+	ck_assert_str_eq(err, "hgdiag: pod default/web-0 not found\n");
+	free(out);
+	free(err);
+
+	/* A broken kubeconfig, a missing one, an unknown context: status 1, as kubectl. */
+	snprintf(path, sizeof(path), "%s/bad", kdir);
+	FILE *f = fopen(path, "w");
+	fputs("apiVersion: v1\nclusters: [\n", f);
+	fclose(f);
+	char missing[PATH_MAX + 32];
+	snprintf(missing, sizeof(missing), "%s/missing", kdir);
+	const char *configs[] = { path, missing, kubeconfig };
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", configs[i],
+				     i == 2 ? "--context" : NULL, "prod", NULL), 1);
+		ck_assert_msg(strncmp(err, "hgdiag: kubeconfig: ", 20) == 0, "%s", err);
+		assert_one_line(err);
+		ck_assert_str_eq(out, "");
+		free(out);
+		free(err);
+	}
+
+	/* The API server is down. */
+	kd_stop(kd);
+	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 2);
+	snprintf(want, sizeof(want), "hgdiag: cannot reach the API server at %s: ", api_url);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	assert_one_line(err);
+	free(out);
+	free(err);
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 2);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(kube_list)
+{
+	char *out, *err;
+	/* node-c's agent cannot be reached: the others are listed, the failure said, status 2. */
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 2);
+	ck_assert_ptr_nonnull(strstr(out, "shop        web-0   nginx          readonly_fs   mkdir"));
+	ck_assert(strncmp(err, "hgdiag: cannot reach the agent hgdiag/hgdiag-agent-c on node node-c "
+			       "through the API server (HTTP 503)", 98) == 0);
+	assert_one_line(err);
+	free(out);
+	free(err);
+
+	delete_pod("hgdiag", "hgdiag-agent-c");
+
+	/* Every agent (node-a: the fixture, node-d: nothing) merged; same table as direct. */
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(out,
+		"NAMESPACE   POD     CONTAINER      KIND          REASON                 COUNT   LAST-SEEN\n"
+		"shop        web-0   nginx          readonly_fs   mkdir                  3       2026-11-29T10:00:04Z\n"
+		"shop        web-0   nginx          capability    CAP_NET_BIND_SERVICE   1       2026-11-29T10:00:01Z\n"
+		"shop        api-1   api            seccomp       ptrace                 2       2026-11-29T10:00:00Z\n"
+		"-           -       0123456789ab   readonly_fs   openat                 5       2026-11-29T10:00:00Z\n"
+		"-           -       0123456789ab   readonly_fs   openat                 1       2026-11-29T10:00:00Z\n"
+		"-           -       cron.service   permission    openat                 1       2026-11-29T10:00:00Z\n");
+	ck_assert_str_eq(err, "");
+	free(out);
+	free(err);
+
+	/* JSON: the nodes asked, and the node of each container outside a pod. */
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "-ojson", "--kubeconfig", kubeconfig, NULL, NULL), 0);
+	json_t *doc = load(out);
+	ck_assert(json_is_null(json_object_get(doc, "node")));
+	json_t *nodes = json_object_get(doc, "nodes");
+	ck_assert_uint_eq(json_array_size(nodes), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(nodes, 0)), "node-a");
+	ck_assert_str_eq(json_string_value(json_array_get(nodes, 1)), "node-d");
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "pods")), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "containers")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc, "containers"), 0),
+							   "node")), "node-a");
+	json_decref(doc);
+	free(out);
+	free(err);
+
+	/* No -n: the context's namespace, plus the containers outside pods (as direct mode). */
+	ck_assert_int_eq(run(&out, &err, "list", "--kubeconfig", kubeconfig, NULL, NULL, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "api-1"));
+	ck_assert_ptr_nonnull(strstr(out, "cron.service"));
+	free(out);
+	free(err);
+	ck_assert_int_eq(run(&out, &err, "list", "-n", "empty", "--kubeconfig", kubeconfig, NULL, NULL), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(err, "No denials found in namespace empty.\n");
+	free(out);
+	free(err);
+
+	/* No agent at all. */
+	ck_assert_int_eq(run(&out, &err, "list", "--kubeconfig", kubeconfig, "--agent-namespace", "none",
+			     NULL, NULL), 2);
+	ck_assert_str_eq(err, "hgdiag: no hgdiag agent running in the cluster (no running pod labelled "
+			      SELECTOR_LINE " in namespace none)\n");
+	free(out);
+	free(err);
+}
+END_TEST
+
+/* The double itself: what the CLI relies on. */
+START_TEST(double_selectors_and_proxy)
+{
+	struct hg_kubeconfig cfg = { .server = api_url, .token = KD_TOKEN };
+	json_t *body;
+	long status;
+	char msg[512];
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dagent",
+				    &body, &status, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(status, 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(body, "items")), 4);
+	json_decref(body);
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/namespaces/hgdiag/pods?labelSelector=app.kubernetes.io%2Fname",
+				    &body, &status, msg, sizeof(msg)), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(body, "items")), 5);
+	json_decref(body);
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/pods?labelSelector=!app.kubernetes.io%2Fname",
+				    &body, &status, msg, sizeof(msg)), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(body, "items")), 0); /* template: web */
+	json_decref(body);
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/pods?labelSelector=a%20in%20(b)", &body, &status, msg,
+				    sizeof(msg)), 0);
+	ck_assert_int_eq(status, 400);
+	json_decref(body);
+
+	/* The proxy passes the backend's status and body, and a query string. */
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/namespaces/hgdiag/pods/hgdiag-agent-a:9464/proxy/healthz?x=1",
+				    &body, &status, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(status, 200);
+	json_decref(body);
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/namespaces/hgdiag/pods/hgdiag-agent-a:9464/proxy/v1/pods/x/y",
+				    &body, &status, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(status, 404);
+	ck_assert_ptr_nonnull(json_object_get(body, "error"));
+	json_decref(body);
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/namespaces/hgdiag/pods/hgdiag-agent-c:9464/proxy/v1/denials",
+				    &body, &status, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(status, 503);
+	ck_assert_str_eq(json_string_value(json_object_get(body, "kind")), "Status");
+	ck_assert_str_eq(json_string_value(json_object_get(body, "reason")), "ServiceUnavailable");
+	json_decref(body);
+	ck_assert_int_eq(hg_api_get(&cfg, "/api/v1/namespaces/hgdiag/pods/gone:9464/proxy/", &body, &status,
+				    msg, sizeof(msg)), 0);
+	ck_assert_int_eq(status, 404);
+	json_decref(body);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -420,6 +838,14 @@ int main(void)
 	tcase_add_test(tc, cli_pod_outputs);
 	tcase_add_test(tc, cli_not_found);
 	tcase_add_test(tc, cli_list);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("kube");
+	tcase_add_checked_fixture(tc, kube_setup, kube_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, kube_pod_outputs);
+	tcase_add_test(tc, kube_not_found);
+	tcase_add_test(tc, kube_list);
+	tcase_add_test(tc, double_selectors_and_proxy);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,52 @@
+/* The CLI's kubeconfig mode: the API server finds the pod's node and the hgdiag agent pod
+ * on it, and carries requests to that agent through its pod proxy
+ * (GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH), with the kubeconfig's TLS and
+ * credentials. No direct network path to the node is needed, as with kubectl. */
+#ifndef HGDIAG_CLIPROXY_H
+#define HGDIAG_CLIPROXY_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "kubeconfig.h"
+
+/* The Helm chart's labels on the agent DaemonSet's pods. */
+#define HG_AGENT_SELECTOR "app.kubernetes.io/name=hgdiag,app.kubernetes.io/component=agent"
+#define HG_AGENT_PORT 9464
+
+/* An agent pod: where it runs and how to address it. */
+struct hg_agent_ref {
+	char *ns, *name, *node;
+};
+
+/* GET {server}{path}. Returns 0 with the HTTP status and the body if it is JSON (else
+ * *body is NULL); -EHOSTUNREACH when no answer came (connection, TLS, timeout) and
+ * -ENOMEM, each with one line in err. `path` must be escaped already. */
+int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
+	       char *err, size_t err_size);
+
+/* The "message" of a Kubernetes Status object, or the agent's "error"; NULL if neither. */
+const char *hg_api_message(const json_t *body);
+
+/* spec.nodeName of pod ns/name, malloc'd into *node. Returns 0; -ENOENT (no such pod),
+ * -EAGAIN (not scheduled yet), -EACCES (401/403), -EHOSTUNREACH, -EPROTO (any other
+ * answer), each with one line in err. */
+int hg_api_pod_node(const struct hg_kubeconfig *cfg, const char *ns, const char *name,
+		    char **node, char *err, size_t err_size);
+
+/* The running pods matching `selector` (a label selector, e.g. HG_AGENT_SELECTOR) in
+ * namespace agent_ns (NULL: all), on `node` (NULL: every node). One per node, a ready one
+ * first; ordered by node name. Returns 0 with *agents / *n (zero agents is not an error;
+ * free with hg_agent_refs_free), or a negative errno as hg_api_pod_node. */
+int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
+		       const char *selector, const char *node, struct hg_agent_ref **agents,
+		       size_t *n, char *err, size_t err_size);
+void hg_agent_refs_free(struct hg_agent_ref *agents, size_t n);
+
+/* GET `path` (starting with '/', escaped) of the agent's HTTP port through the API
+ * server's pod proxy. Returns as hg_api_get: the status is the agent's, or the API
+ * server's own (503 with a Status object when it cannot reach the pod). */
+int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
+		     unsigned port, const char *path, json_t **body, long *status, char *err,
+		     size_t err_size);
+
+#endif
