@@ -205,6 +205,9 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 	/* Sample records the ring buffer had no room for: the counts stay exact. */
 	add_count(m->events_lost, &m->n_events_lost, "ebpf_ringbuf", st[HG_STAT_RB_LOST]);
 	add_count(m->events_lost, &m->n_events_lost, "ebpf_pending_exec", st[HG_STAT_PENDING_FULL]);
+	/* Program runs the kernel skipped (one probe program preempted by another run of
+	 * itself on the same CPU): whatever they would have seen is lost. */
+	add_count(m->events_lost, &m->n_events_lost, "ebpf_missed_runs", hg_probe_missed_runs(a->probe));
 	if (a->audit_nl)
 		audit_lost(hg_audit_netlink_stats(a->audit_nl), &audit_lost_n);
 	if (a->audit_file)

@@ -313,7 +313,18 @@ int hg_probe_prog_stats(struct hg_probe *p, struct hg_prog_stats *out, int max)
 		snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(prog));
 		out[n].run_time_ns = info.run_time_ns;
 		out[n].run_cnt = info.run_cnt;
+		out[n].recursion_misses = info.recursion_misses;
 		n++;
 	}
 	return n;
+}
+
+uint64_t hg_probe_missed_runs(struct hg_probe *p)
+{
+	struct hg_prog_stats ps[HG_HOOK_MAX + 1];
+	uint64_t missed = 0;
+	int n = hg_probe_prog_stats(p, ps, HG_HOOK_MAX + 1);
+	for (int i = 0; i < n; i++)
+		missed += ps[i].recursion_misses;
+	return missed;
 }

@@ -53,7 +53,10 @@ const char *hg_hook_name(enum hg_hook hook);
 struct hg_prog_stats {
 	char name[32];
 	uint64_t run_time_ns, run_cnt;
+	uint64_t recursion_misses;   /* runs the kernel skipped: their events are lost */
 };
+/* Sum of recursion_misses over the probe's programs. */
+uint64_t hg_probe_missed_runs(struct hg_probe *p);
 /* Per-program run time (non-zero only with kernel.bpf_stats_enabled=1). Returns the
  * number of programs written to out. */
 int hg_probe_prog_stats(struct hg_probe *p, struct hg_prog_stats *out, int max);

@@ -83,9 +83,13 @@ struct scratch {
 	char buf[2 * SCRATCH_HALF];
 };
 
+/* One scratch per program: BPF programs run with migration, not preemption, disabled,
+ * so another program may run on this CPU in the middle of ours. */
+enum scratch_slot { SLOT_SYS_EXIT = 0, SLOT_SIGNAL, SLOT_PROCESS_EXIT, SLOT_MAX };
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SLOT_MAX);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
@@ -193,6 +197,7 @@ struct walk_ctx {
 	struct path root;
 	int pos;
 	__u32 flags;
+	__u32 slot;
 };
 
 /* One step of the walk from a dentry up to the task's root: prepends "/name" in front
@@ -200,8 +205,8 @@ struct walk_ctx {
 static long walk_step(__u32 i, void *arg)
 {
 	struct walk_ctx *w = arg;
-	__u32 zero = 0;
-	struct scratch *sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	__u32 slot = w->slot;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_map, &slot);
 	struct dentry *d = w->d;
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt;
@@ -241,13 +246,14 @@ static long walk_step(__u32 i, void *arg)
 /* Writes base's path (as the task sees it: up to its root) in front of `pos` in the
  * scratch buffer, walking dentries and crossing mounts. Returns the new start offset. */
 static __always_inline int prepend_path(struct task_struct *t, struct path *base, int pos,
-					__u32 *flags)
+					__u32 *flags, __u32 slot)
 {
 	struct walk_ctx w = {
 		.d = base->dentry,
 		.vfsmnt = base->mnt,
 		.mnt = container_of(base->mnt, struct mount, mnt),
 		.pos = pos,
+		.slot = slot,
 	};
 	if (bpf_probe_read_kernel(&w.root, sizeof(w.root), &t->fs->root))
 		return pos;
@@ -258,7 +264,7 @@ static __always_inline int prepend_path(struct task_struct *t, struct path *base
 
 /* Fills ev->path with the absolute path as the task sees it; returns its hash. */
 static __always_inline __u64 resolve_path(struct task_struct *t, struct pt_regs *regs,
-					  struct path_args *pa, struct scratch *sc)
+					  struct path_args *pa, struct scratch *sc, __u32 slot)
 {
 	struct hg_event *ev = &sc->ev;
 	char *rel = sc->buf + SCRATCH_HALF;
@@ -292,7 +298,7 @@ static __always_inline __u64 resolve_path(struct task_struct *t, struct pt_regs 
 		pos -= 1;
 		sc->buf[pos & (SCRATCH_HALF - 1)] = '/';
 	}
-	pos = prepend_path(t, &base, pos, &ev->flags);
+	pos = prepend_path(t, &base, pos, &ev->flags, slot);
 	if (pos == SCRATCH_HALF) {
 		/* base is the root itself and nothing follows */
 		ev->path[0] = '/';
@@ -398,16 +404,15 @@ static __always_inline void count_and_send(struct hg_event *ev)
 	}
 }
 
-static __always_inline struct scratch *get_scratch(void)
+static __always_inline struct scratch *get_scratch(__u32 slot)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch_map, &zero);
+	return bpf_map_lookup_elem(&scratch_map, &slot);
 }
 
 /* Builds the record of a failing syscall in the per-CPU scratch. */
 static __always_inline struct hg_event *build_event(struct task_struct *t, struct pt_regs *regs,
 						    long nr, int err, __u32 kind, __u64 caps,
-						    struct scratch *sc)
+						    struct scratch *sc, __u32 slot)
 {
 	struct hg_event *ev = &sc->ev;
 	struct path_args pa;
@@ -427,7 +432,7 @@ static __always_inline struct hg_event *build_event(struct task_struct *t, struc
 	for (int i = 0; i < 6; i++)
 		ev->args[i] = arg_of(regs, i);
 	if (path_args_of(nr, &pa))
-		ev->key.path_hash = resolve_path(t, regs, &pa, sc);
+		ev->key.path_hash = resolve_path(t, regs, &pa, sc, slot);
 	if (nr == __NR_bind) {
 		struct { __u16 family; __u16 port; } sa = {};
 		bpf_probe_read_user(&sa, sizeof(sa), (void *)ev->args[1]);
@@ -541,10 +546,10 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 			return 0;   /* EPERM/EACCES we cannot attribute to anything */
 		kind = HG_RAW_PERMISSION;
 	}
-	sc = get_scratch();
+	sc = get_scratch(SLOT_SYS_EXIT);
 	if (!sc)
 		return 0;
-	ev = build_event(t, regs, nr, err, kind, mark.caps, sc);
+	ev = build_event(t, regs, nr, err, kind, mark.caps, sc, SLOT_SYS_EXIT);
 	if (kind == HG_RAW_MISSING_BINARY) {
 		__u32 tid = ev->pid;
 		if (runc_init && ev->path[0] != '/')
@@ -594,12 +599,12 @@ int BPF_PROG(hg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	m = bpf_task_storage_get(&marks, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (m)
 		m->sigsys = 1;
-	sc = get_scratch();
+	sc = get_scratch(SLOT_SIGNAL);
 	if (!sc)
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	long nr = info->_sifields._sigsys._syscall;
-	count_and_send(build_event(t, regs, nr, 0, HG_RAW_SIGSYS, 0, sc));
+	count_and_send(build_event(t, regs, nr, 0, HG_RAW_SIGSYS, 0, sc, SLOT_SIGNAL));
 	return 0;
 }
 
@@ -612,7 +617,7 @@ int BPF_PROG(hg_sched_process_exit, struct task_struct *p)
 
 	if (!pending)
 		return 0;
-	sc = get_scratch();
+	sc = get_scratch(SLOT_PROCESS_EXIT);
 	if (sc && !bpf_probe_read_kernel(&sc->ev, sizeof(sc->ev), pending))
 		count_and_send(&sc->ev);
 	bpf_map_delete_elem(&pending_exec, &tid);
