@@ -15,7 +15,10 @@ HG_SECCOMP_DEFAULT=$HG_ROOT/data/seccomp-default.json
 HG_RUNC_STATE=$T/runc-state           # our own runc --root: nothing else's containers
 HG_RUNC_UID=65532
 HG_RUNC_APPLETS="sh cat chown echo id kill ls mkdir nc printf rm sleep stat test touch true false"
-mkdir -p "$HG_RUNC_STATE" "$T/bundles"
+mkdir -p "$HG_RUNC_STATE" "$T/bundles" "$T/syncro"
+# hg_sync's read-only mount, made here: a hg_sync inside $(...) would register its
+# unmount in a subshell, and the mount would outlive the test.
+mount -t tmpfs -o ro tmpfs "$T/syncro" && hg_on_exit "umount -l '$T/syncro'"
 
 hg_runc() { "$RUNC" --root "$HG_RUNC_STATE" "$@"; }
 
@@ -45,7 +48,7 @@ hg_runc_rm_pod_cgroups() {
 		# Leftover container cgroups (a failed delete) first, then the pod's.
 		find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
 		rmdir "$d" 2>/dev/null
-		rmdir "${d%/*}" "${d%/*/*}" 2>/dev/null   # besteffort, kubepods: only when empty
+		# kubepods/besteffort stay: other tests may be creating pods in them right now.
 	done
 	return 0
 }
@@ -100,11 +103,12 @@ hg_runc_jq() {
 
 # hg_runc_new_id NAME: a fresh container id and pod uid (a new pod of a rollout).
 hg_runc_new_id() {
-	local b id pod
+	local b id pod d
 	b=$(hg_runc_bundle "$1")
 	id=$(hg_runc_new_hex_id)
 	pod=$(cat /proc/sys/kernel/random/uuid)
 	[ -f "$b/.pod" ] && cat "$b/.pod" >>"$b/.pods"
+	for d in $(cat "$b/.emptydirs" 2>/dev/null); do find "$d" -mindepth 1 -delete; done
 	echo "$id" >"$b/.id"
 	echo "$pod" >"$b/.pod"
 	hg_runc_jq "$1" '.linux.cgroupsPath = $cg' --arg cg "/kubepods/besteffort/pod$pod/$id"
@@ -160,13 +164,25 @@ hg_runc_args() {
 	hg_runc_jq "$name" '.process.args = $a' --argjson a "$(hg_json_strings "$@")"
 }
 
-# hg_runc_tmpfs NAME PATH [OPTION...]: a memory-backed emptyDir at PATH.
+# hg_runc_tmpfs NAME PATH [OPTION...]: a tmpfs mounted by runc at PATH (runc gives it
+# the mode of the directory it covers, so add uid=/gid=/mode= options as needed).
 hg_runc_tmpfs() {
 	local name=$1 path=$2
 	shift 2
 	hg_runc_jq "$name" '.mounts += [{destination: $p, type: "tmpfs", source: "tmpfs",
-		options: (["nosuid", "nodev", "mode=1777", "size=16m"] + $o)}]' \
+		options: (["nosuid", "nodev", "size=16m"] + $o)}]' \
 		--arg p "$path" --argjson o "$(hg_json_strings "$@")"
+}
+
+# hg_runc_emptydir NAME PATH: what the kubelet makes of an emptyDir volume: a fresh
+# directory on the node, mode 0777, bind-mounted at PATH. Emptied for every new pod
+# (hg_runc_new_id).
+hg_runc_emptydir() {
+	local b dir
+	b=$(hg_runc_bundle "$1")
+	dir=$b/volumes/emptydir$(echo "$2" | tr / -)
+	mkdir -p "$dir" && chmod 0777 "$dir" && echo "$dir" >>"$b/.emptydirs" &&
+		hg_runc_bind "$1" "$dir" "$2"
 }
 
 # hg_runc_bind NAME HOST_DIR PATH: a writable volume (a PersistentVolume's host directory).
@@ -294,7 +310,7 @@ hg_runc_apply() {
 	case $kind in
 	writable_path)
 		for p in $(echo "$s" | jq -r '.values.hardening.writablePaths[].mountPath'); do
-			hg_runc_tmpfs "$name" "$p" || return 1
+			hg_runc_emptydir "$name" "$p" || return 1
 		done ;;
 	capability)
 		# shellcheck disable=SC2046
@@ -322,4 +338,73 @@ hg_runc_apply() {
 	*)
 		return 3 ;;
 	esac
+}
+
+# hg_runc_save NAME TAG / hg_runc_restore NAME TAG: snapshot of the spec (and its seccomp
+# source), to try several fixes on the same original pod.
+hg_runc_save() {
+	local b
+	b=$(hg_runc_bundle "$1")
+	cp "$b/config.json" "$b/config.$2.json" && cp "$b/.seccomp" "$b/.seccomp.$2"
+}
+hg_runc_restore() {
+	local b
+	b=$(hg_runc_bundle "$1")
+	cp "$b/config.$2.json" "$b/config.json" && cp "$b/.seccomp.$2" "$b/.seccomp"
+}
+
+# --- the closed loop: diagnose, apply, run again ---
+
+# hg_loop_diagnose ID JQ_CONDITION: after a sync, the container's object from
+# /v1/denials once its denials satisfy the condition (fails the check otherwise).
+hg_loop_diagnose() {
+	local c
+	hg_sync || fail "sync marker never arrived"
+	if c=$(hg_wait_container "$1" "$2" 30); then
+		echo "$c"
+	else
+		fail "diagnosis of ${1:0:12}: wanted $2; got ${c:-nothing}" >&2
+		echo "$c"
+		return 1
+	fi
+}
+
+# hg_loop_apply NAME CONTAINER_JSON JQ_SELECTOR: applies every suggestion matching the
+# selector (e.g. 'select(.effective)'); prints the kinds applied, one a line. Kinds that
+# change the app rather than the pod spec (port) are skipped.
+hg_loop_apply() {
+	local name=$1 c=$2 sel=$3 s rc
+	while read -r s; do
+		[ -n "$s" ] || continue
+		rc=0
+		hg_runc_apply "$name" "$c" "$s" >/dev/null || rc=$?
+		case $rc in
+		0) echo "$s" | jq -r .kind ;;
+		3) ;;
+		*) echo "hg_loop_apply: could not apply $(echo "$s" | jq -c '{kind, summary}')" >&2; return 1 ;;
+		esac
+	done < <(echo "$c" | jq -c ".suggestions[] | $sel")
+}
+
+# hg_expect_clean ID LABEL: after a sync, no denial of that container anywhere: neither
+# a live line nor an entry in /v1/denials.
+hg_expect_clean() {
+	local id=$1 label=$2 n c
+	hg_sync || fail "sync marker never arrived"
+	n=$(hg_count_denials ".container == \"$id\"")
+	c=$(hg_agent_container "$id")
+	if [ "$n" -eq 0 ] && { [ -z "$c" ] || [ "$(echo "$c" | jq '.denials | length')" -eq 0 ]; }; then
+		pass "$label: no denial for the fixed container"
+	else
+		fail "$label: the fixed container still has denials: $(jq -c "select(.container == \"$id\") | {kind, syscall, errno, path, capability}" "$T/agent.out")"
+	fi
+}
+
+# hg_expect_no_effective_caps CONTAINER_JSON LABEL: a non-root no_new_privs container
+# never gets a capability suggestion marked effective.
+hg_expect_no_effective_caps() {
+	local bad
+	bad=$(echo "$1" | jq -c '[.suggestions[] | select(.kind == "capability" and .effective != false)]')
+	[ "$bad" = "[]" ] && pass "$2: no effective capability suggestion for a non-root no_new_privs container" ||
+		fail "$2: effective capability suggestion(s): $bad"
 }
