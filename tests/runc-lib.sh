@@ -267,9 +267,10 @@ hg_runc_host_path() {
 	local b
 	b=$(hg_runc_bundle "$1")
 	jq -r --arg p "$2" --arg rootfs "$b/rootfs" '
-		[.mounts[] | select(.type == "bind" and ($p == .destination or ($p | startswith(.destination + "/"))))]
+		[.mounts[] | select(.type == "bind") | .destination as $d
+		 | select($p == $d or ($p | startswith($d + "/")))]
 		| sort_by(.destination | length) | last
-		| if . == null then $rootfs + $p else .source + ($p | ltrimstr(.destination)) end' "$b/config.json"
+		| if . == null then $rootfs + $p else . as $m | $m.source + ($p | ltrimstr($m.destination)) end' "$b/config.json"
 }
 
 # --- the agent's view of a container ---
