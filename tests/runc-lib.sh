@@ -41,6 +41,16 @@ hg_runc_cleanup() {
 }
 hg_on_exit hg_runc_cleanup
 
+# At exit, an agent that died during the test is a failure worth its last words.
+hg_runc_agent_epitaph() {
+	if [ -n "$HG_AGENT_PID" ] && ! kill -0 "$HG_AGENT_PID" 2>/dev/null; then
+		echo "  FAIL the agent died during the test; its last log lines:"
+		tail -n 20 "$T/agent.err" | sed 's/^/    /'
+	fi >&"$HG_RUNC_STDERR"
+}
+exec {HG_RUNC_STDERR}>&2     # hg_cleanup silences what the exit hooks print
+hg_on_exit hg_runc_agent_epitaph
+
 hg_runc_rm_pod_cgroups() {
 	local pod=$1 d
 	for d in /sys/fs/cgroup/*/kubepods/besteffort/pod"$pod" /sys/fs/cgroup/kubepods/besteffort/pod"$pod"; do
@@ -356,18 +366,16 @@ hg_runc_restore() {
 
 # --- the closed loop: diagnose, apply, run again ---
 
-# hg_loop_diagnose ID JQ_CONDITION: after a sync, the container's object from
-# /v1/denials once its denials satisfy the condition (fails the check otherwise).
+# hg_loop_diagnose ID JQ_CONDITION: after a sync, sets HG_C to the container's object
+# from /v1/denials once its denials satisfy the condition (a failed check otherwise).
+# Not for $(...): the check must count in this shell.
 hg_loop_diagnose() {
-	local c
 	hg_sync || fail "sync marker never arrived"
-	if c=$(hg_wait_container "$1" "$2" 30); then
-		echo "$c"
-	else
-		fail "diagnosis of ${1:0:12}: wanted $2; got ${c:-nothing}" >&2
-		echo "$c"
-		return 1
+	if HG_C=$(hg_wait_container "$1" "$2" 30); then
+		return 0
 	fi
+	fail "diagnosis of ${1:0:12}: wanted $2; got ${HG_C:-nothing}"
+	return 1
 }
 
 # hg_loop_apply NAME CONTAINER_JSON JQ_SELECTOR: applies every suggestion matching the

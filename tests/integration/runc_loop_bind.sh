@@ -17,7 +17,8 @@ hg_runc_start web || fail "runc run -d: $(cat "$T/bundles/web/err")"
 l=$(hg_wait_denial ".container == \"$ID\" and .syscall == \"bind\"" 30)
 hg_expect "hardened: bind 80 refused for want of CAP_NET_BIND_SERVICE" "$l" \
 	'.kind == "capability" and .capability == "CAP_NET_BIND_SERVICE" and .errno == "EACCES" and .port == 80 and .uid == 65532'
-c=$(hg_loop_diagnose "$ID" '[.denials[] | select(.syscall == "bind")] | length == 1')
+hg_loop_diagnose "$ID" '[.denials[] | select(.syscall == "bind")] | length == 1'
+c=$HG_C
 hg_runc_stop web
 
 hg_expect "capability suggestion: NET_BIND_SERVICE, effective false" "$c" \
@@ -45,7 +46,8 @@ prm=$(echo "$out" | awk '/^CapPrm/ {print $2}')
 	fail "capability only: not in the bounding set: $out"
 [ "$prm" = 0000000000000000 ] && pass "capability only: ...and not permitted for uid 65532 (CapPrm $prm)" || fail "CapPrm: ${prm:-?}"
 [[ $out == *"bind: EACCES"* ]] && pass "capability only: the workload reports EACCES" || fail "capability only: $out"
-c_cap=$(hg_loop_diagnose "$ID_CAP" '[.denials[] | select(.syscall == "bind")] | length == 1')
+hg_loop_diagnose "$ID_CAP" '[.denials[] | select(.syscall == "bind")] | length == 1'
+c_cap=$HG_C
 hg_runc_stop web
 hg_expect "capability only: the advice sees the capability in CapBnd and still says no" "$c_cap" \
 	'.suggestions[] | select(.kind == "capability") | (.effective == false) and (.why | test("CapBnd"))'

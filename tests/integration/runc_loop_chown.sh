@@ -22,7 +22,8 @@ hg_runc_run app
 l=$(hg_wait_denial ".container == \"$ID\" and (.syscall // \"\" | test(\"chown\"))" 30)
 hg_expect "live: a chown refused for want of CAP_CHOWN at the container's path" "$l" \
 	'.kind == "capability" and .capability == "CAP_CHOWN" and .errno == "EPERM" and .path == "/data/app.db"'
-c=$(hg_loop_diagnose "$ID" '[.denials[] | select(.capability == "CAP_CHOWN")] | length == 1')
+hg_loop_diagnose "$ID" '[.denials[] | select(.capability == "CAP_CHOWN")] | length == 1'
+c=$HG_C
 hg_expect "file_ownership suggestion with fsGroup" "$c" \
 	'[.suggestions[] | select(.kind == "file_ownership")] | length == 1 and (.[0].patch.spec.securityContext.fsGroup | type == "number")'
 hg_expect "CAP_CHOWN, if offered, is marked not effective" "$c" \

@@ -17,7 +17,8 @@ scenario() {
 	hg_runc_run "$name"
 	[ "$HG_RUNC_RC" -ne 0 ] && [[ $HG_RUNC_OUT == *EPERM* ]] &&
 		pass "$sc: refused under RuntimeDefault" || fail "$sc: first run: rc $HG_RUNC_RC: $HG_RUNC_OUT"
-	c=$(hg_loop_diagnose "$id" "[.denials[] | select(.kind == \"seccomp\" and .syscall == \"$sc\")] | length == 1")
+	hg_loop_diagnose "$id" "[.denials[] | select(.kind == \"seccomp\" and .syscall == \"$sc\")] | length == 1"
+	c=$HG_C
 	hg_expect "$sc: seccomp denial, EPERM" "$c" \
 		"[.denials[] | select(.syscall == \"$sc\")][0] | .kind == \"seccomp\" and .errno == \"EPERM\""
 	hg_expect "$sc: one effective seccomp_exception with a Localhost profile" "$c" \

@@ -17,7 +17,8 @@ hg_runc_run nginx
 [ "$HG_RUNC_RC" -ne 0 ] && [[ $HG_RUNC_OUT == *"Read-only file system"* ]] &&
 	pass "hardened: the nginx-like start fails on the read-only root" || fail "first run: rc $HG_RUNC_RC: $HG_RUNC_OUT"
 
-c=$(hg_loop_diagnose "$ID" '[.denials[] | select(.kind == "readonly_fs") | .path] | sort == ["/var/cache/nginx/client_temp", "/var/run/nginx.pid"]')
+hg_loop_diagnose "$ID" '[.denials[] | select(.kind == "readonly_fs") | .path] | sort == ["/var/cache/nginx/client_temp", "/var/run/nginx.pid"]'
+c=$HG_C
 hg_expect "two writable_path suggestions, both effective" "$c" \
 	'[.suggestions[] | select(.kind == "writable_path" and .effective)] | length == 2'
 # One mount per group, never merged up into /var or /.
