@@ -49,7 +49,7 @@ hg_expect "live: execve of the missing /bin/sh" "$l" '.path == "/bin/sh" and .er
 l=$(hg_wait_denial "$mine and .kind == \"missing_binary\" and .syscall != \"execve\"" 30)
 hg_expect "live: runc exec of the missing /bin/sh (runc init's lookup)" "$l" '.path == "/bin/sh" and .errno == "ENOENT"'
 
-hg_sync || fail "sync marker never arrived"
+hg_runc_sync || fail "sync marker never arrived"
 n=$(hg_count_denials "$mine and ((.path // \"\") | startswith(\"$T\"))")
 [ "$n" -eq 0 ] && pass "no host path in the container's denials" || fail "$n denials carry a host path"
 n=$(hg_count_denials "$mine and .syscall == \"keyctl\"")

@@ -16,7 +16,7 @@ prestop_loop() {
 		 and (.[0].values.hardening.preStopCommand | type == "array" and length > 0)'
 	pre=$(hg_runc_apply "$name" "$c" "$(echo "$c" | jq -c '[.suggestions[] | select(.kind == "prestop_command")][0] // {}')")
 	if [ -z "$pre" ] || [ "$pre" = null ]; then
-		fail "$label: no preStopCommand to run"
+		echo "  skip $label: no preStopCommand to run (the failure above)"
 		return
 	fi
 	mapfile -t cmd < <(echo "$pre" | jq -r '.[]')
@@ -25,7 +25,7 @@ prestop_loop() {
 	hg_runc_exec "$name" "${cmd[@]}"
 	[ "$HG_RUNC_RC" -eq 0 ] && pass "$label: the suggested preStop $pre works with runc exec" ||
 		fail "$label: runc exec $pre: rc $HG_RUNC_RC: $HG_RUNC_OUT"
-	hg_sync || fail "sync marker never arrived"
+	hg_runc_sync || fail "sync marker never arrived"
 	after=$(hg_count_denials ".container == \"$id\"")
 	[ "$after" -eq "$before" ] && pass "$label: no new denial from the suggested preStop" ||
 		fail "$label: new denials: $(jq -c "select(.container == \"$id\") | {kind, syscall, path}" "$T/agent.out" | tail -n +$((before + 1)))"
@@ -47,7 +47,7 @@ hg_expect "runc exec: missing_binary /bin/sh, ENOENT" "$c" \
 # runc's init, gone at once, and the advice looks for the image only through the pids
 # of the container's denials, so it says "the container's processes are gone" and gives
 # no command (effective: false), although the container's own process is running.
-prestop_loop "runc exec" app
+prestop_loop "runc exec [KNOWN AGENT BUG: image looked up only through the denials' pids]" app
 hg_runc_stop app
 
 # --- B: the same, but the agent knows a live process of the pod ---
