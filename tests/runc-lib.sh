@@ -16,6 +16,10 @@ HG_RUNC_STATE=$T/runc-state           # our own runc --root: nothing else's cont
 HG_RUNC_UID=65532
 HG_RUNC_APPLETS="sh cat chown echo id kill ls mkdir nc printf rm sleep stat test touch true false"
 mkdir -p "$HG_RUNC_STATE" "$T/bundles"
+for f in "$SECCOMP_OCI" "$PROVOKE" "$AGENT"; do
+	[ -x "$f" ] || { echo "runc-lib: $f is missing: build it first (make all $BUILD/helpers/provoke $BUILD/tools/seccomp-oci)" >&2; exit 1; }
+done
+command -v "$RUNC" >/dev/null || { echo "runc-lib: $RUNC is not installed" >&2; exit 1; }
 
 hg_runc() { "$RUNC" --root "$HG_RUNC_STATE" "$@"; }
 
@@ -37,6 +41,9 @@ hg_runc_cleanup() {
 	done
 }
 hg_on_exit hg_runc_cleanup
+# A test stopped by a signal (the runner's timeout, ^C) still deletes its containers.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # At exit, an agent that died during the test is a failure worth its last words.
 hg_runc_agent_epitaph() {
