@@ -52,6 +52,8 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps run test unit integration bench install clean
 all: $(BUILD)/hgdiag-agent $(BUILD)/hgdiag
@@ -104,16 +106,21 @@ $(BUILD)/helpers/%: tests/helpers/%.c
 	$(CC) -O1 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -static $< -o $@ \
 	  $(shell pkg-config --libs --static libseccomp)
 
+# Test tools use the project library (e.g. seccomp-oci builds a container's OCI filter).
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 run: deps all
 	$(BUILD)/hgdiag-agent
 
-test: deps all $(UNIT_BINS) $(HELPER_BINS)
+test: deps all $(UNIT_BINS) $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh $(UNIT_BINS)
 
 unit: all $(UNIT_BINS)
 	@BUILD=$(BUILD) TESTS_ONLY=unit tests/run-tests.sh $(UNIT_BINS)
 
-integration: all $(HELPER_BINS)
+integration: all $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) TESTS_ONLY=integration tests/run-tests.sh
 
 bench: deps all $(HELPER_BINS)

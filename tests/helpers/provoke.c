@@ -19,6 +19,11 @@
  *   provoke as UID CMD...               drop to UID/GID (all capabilities gone), run CMD
  *   provoke chroot DIR CMD...           chroot into DIR, then run CMD
  *   provoke sleep SECONDS               stay alive (for /proc reads)
+ *   provoke linger SECONDS OP [ARGS]... run OP in this process, then stay alive SECONDS so
+ *                                       the agent can read its /proc (credentials, image);
+ *                                       exits with OP's status
+ *   sleep SECONDS                       (called by the name "sleep", e.g. a copy at
+ *                                       /bin/sleep in a distroless rootfs) = provoke sleep
  *
  * Exit status: 0 when the operation succeeded, 1 when it failed (errno printed),
  * 2 on usage errors. */
@@ -36,6 +41,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <libgen.h>
 
 static int report(const char *what, int r)
 {
@@ -96,6 +102,10 @@ static int mkdir_p(char *path)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc == 2 && !strcmp(basename(argv[0]), "sleep")) {
+		sleep((unsigned)atoi(argv[1]));
+		return 0;
+	}
 	if (argc < 2)
 		goto usage;
 	const char *op = argv[1];
@@ -189,6 +199,13 @@ int main(int argc, char **argv)
 		execv(argv[3], argv + 3);
 		report("exec", -1);
 		return 127;
+	}
+	if (!strcmp(op, "linger") && argc >= 4) {
+		unsigned secs = (unsigned)atoi(argv[2]);
+		/* argv + 2 reads as "SECONDS OP ARGS...": argv[0] is not looked at (but "sleep"). */
+		int rc = main(argc - 2, argv + 2);
+		sleep(secs);
+		return rc;
 	}
 	if (!strcmp(op, "sleep") && argc == 3) {
 		sleep((unsigned)atoi(argv[2]));
