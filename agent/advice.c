@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <limits.h>
 #include "advice.h"
+#include "cgroup.h"
 #include "classify.h"
 #include "procinfo.h"
 #include "seccomp_profile.h"
@@ -107,6 +110,8 @@ struct advice {
 	json_t *out;                 /* the suggestions */
 	struct hg_image img;         /* root_fd < 0 when the image cannot be read */
 	uint32_t image_pid;
+	uint32_t pids[16];           /* live processes of this container, checked */
+	size_t n_pids;
 	json_t *profile;             /* RuntimeDefault, loaded on first use */
 	int profile_err;
 	char container[64];          /* label naming the container in file names */
@@ -122,18 +127,80 @@ static bool have_image(const struct advice *a)
 	return a->img.root_fd >= 0;
 }
 
+/* Whether pid is (still) a process of this container: pids are reused, and a host
+ * process that took a gone container process's pid must not speak for the container. */
+static bool pid_in_container(const struct advice *a, uint32_t pid)
+{
+	char fn[PATH_MAX], text[8192], path[PATH_MAX], id[HG_CONTAINER_ID_MAX] = "";
+	const struct hg_origin *o = &a->c->origin;
+	snprintf(fn, sizeof(fn), "%s/%u/cgroup", proc_root(a), pid);
+	FILE *f = fopen(fn, "re");
+	if (!f) {
+		/* no cgroup file but a status: a test's synthetic /proc; no pid at all: gone */
+		snprintf(fn, sizeof(fn), "%s/%u/status", proc_root(a), pid);
+		return access(fn, R_OK) == 0;
+	}
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	if (hg_cgroup_pick_path(text, path, sizeof(path)) < 0)
+		return false;
+	if (o->container_id[0])
+		return hg_cgroup_parse_path(path, id, NULL) == 0 && strcmp(id, o->container_id) == 0;
+	const char *last = strrchr(path, '/');
+	return strcmp(last ? last + 1 : path, o->cg_name[0] ? o->cg_name : "") == 0 ||
+	       (!o->cg_name[0] && strcmp(path, "/") == 0);
+}
+
+static void add_pid(struct advice *a, uint32_t pid)
+{
+	if (!pid || a->n_pids >= sizeof(a->pids) / sizeof(a->pids[0]))
+		return;
+	for (size_t i = 0; i < a->n_pids; i++)
+		if (a->pids[i] == pid)
+			return;
+	if (pid_in_container(a, pid))
+		a->pids[a->n_pids++] = pid;
+}
+
+/* Live processes of the container: those that were refused, the last one seen, and —
+ * when they are all gone — whatever still runs in the container's cgroup. */
+static void find_pids(struct advice *a)
+{
+	const struct hg_stored_container *c = a->c;
+	char rel[PATH_MAX], fn[PATH_MAX + 64];
+	for (size_t i = c->n_denials; i-- > 0;) {
+		add_pid(a, c->denials[i].d.tgid);
+		add_pid(a, c->denials[i].d.pid);
+	}
+	add_pid(a, c->last_pid);
+	if (a->n_pids || !c->origin.cgroup_id ||
+	    hg_cgroup_path_from_id(c->origin.cgroup_id, rel, sizeof(rel)) < 0)
+		return;
+	snprintf(fn, sizeof(fn), "%s%s/cgroup.procs", hg_cgroup2_root(), rel);
+	FILE *f = fopen(fn, "re");
+	unsigned pid;
+	while (f && fscanf(f, "%u", &pid) == 1)
+		add_pid(a, pid);
+	if (f)
+		fclose(f);
+}
+
 /* The status of the process that was refused, else of any live process of the container. */
 static int status_for(const struct advice *a, const struct hg_denial *d,
 		      struct hg_proc_status *st, uint32_t *pid)
 {
-	uint32_t pids[] = { d->tgid, d->pid, a->c->last_pid };
 	int r = -ESRCH;
-	for (size_t i = 0; i < sizeof(pids) / sizeof(pids[0]); i++) {
-		if (!pids[i])
-			continue;
-		r = hg_proc_status_read(proc_root(a), pids[i], st);
+	/* the refused process first, when it is still the container's */
+	for (size_t i = 0; i < a->n_pids; i++)
+		if (a->pids[i] == d->tgid && hg_proc_status_read(proc_root(a), d->tgid, st) == 0) {
+			*pid = d->tgid;
+			return 0;
+		}
+	for (size_t i = 0; i < a->n_pids; i++) {
+		r = hg_proc_status_read(proc_root(a), a->pids[i], st);
 		if (r == 0) {
-			*pid = pids[i];
+			*pid = a->pids[i];
 			return 0;
 		}
 	}
@@ -845,10 +912,10 @@ static json_t *find_prestop(struct advice *a, const struct hg_denial *d, char *e
 		if (hg_image_is_executable(&a->img, fixed[i]))
 			prestop_for(fixed[i], &cmd);
 	/* The container's own entrypoint: node or python in a place of its own. */
-	uint32_t pids[] = { a->image_pid, d->tgid, a->c->last_pid };
-	for (size_t i = 0; i < sizeof(pids) / sizeof(pids[0]) && !entry[0]; i++)
-		if (pids[i] && hg_proc_exe(proc_root(a), pids[i], entry, len) < 0 &&
-		    hg_proc_argv0(proc_root(a), pids[i], entry, len) < 0)
+	(void)d;
+	for (size_t i = 0; i < a->n_pids && !entry[0]; i++)
+		if (hg_proc_exe(proc_root(a), a->pids[i], entry, len) < 0 &&
+		    hg_proc_argv0(proc_root(a), a->pids[i], entry, len) < 0)
 			entry[0] = '\0';
 	if (!cmd && entry[0] == '/' && hg_image_is_executable(&a->img, entry))
 		prestop_for(entry, &cmd);
@@ -1052,14 +1119,9 @@ static void container_label(const struct hg_stored_container *c, char out[64])
 
 static void open_image(struct advice *a)
 {
-	uint32_t pids[1 + 2 * 8];
-	size_t n = 0;
-	pids[n++] = a->c->last_pid;
-	for (size_t i = 0; i < a->c->n_denials && n < sizeof(pids) / sizeof(pids[0]); i++)
-		pids[n++] = a->c->denials[i].d.tgid;
-	for (size_t i = 0; i < n; i++)
-		if (pids[i] && hg_image_open(proc_root(a), pids[i], &a->img) == 0) {
-			a->image_pid = pids[i];
+	for (size_t i = 0; i < a->n_pids; i++)
+		if (hg_image_open(proc_root(a), a->pids[i], &a->img) == 0) {
+			a->image_pid = a->pids[i];
 			return;
 		}
 }
@@ -1075,6 +1137,7 @@ json_t *hg_advise_container(const struct hg_stored_container *c,
 	if (!c)
 		return a.out;
 	container_label(c, a.container);
+	find_pids(&a);
 	open_image(&a);
 
 	advise_readonly(&a);

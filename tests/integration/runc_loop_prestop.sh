@@ -43,11 +43,9 @@ hg_loop_diagnose "$ID" '[.denials[] | select(.kind == "missing_binary" and .path
 c=$HG_C
 hg_expect "runc exec: missing_binary /bin/sh, ENOENT" "$c" \
 	'[.denials[] | select(.kind == "missing_binary")][0] | .path == "/bin/sh" and .errno == "ENOENT"'
-# KNOWN AGENT BUG (documented here, not fixed in this branch): the refused process is
-# runc's init, gone at once, and the advice looks for the image only through the pids
-# of the container's denials, so it says "the container's processes are gone" and gives
-# no command (effective: false), although the container's own process is running.
-prestop_loop "runc exec [KNOWN AGENT BUG: image looked up only through the denials' pids]" app
+# The refused process is runc's init, gone at once: the advice must find the image
+# through the container's own process, still running in its cgroup.
+prestop_loop "runc exec: image found through the container's running process" app
 hg_runc_stop app
 
 # --- B: the same, but the agent knows a live process of the pod ---

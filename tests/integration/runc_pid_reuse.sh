@@ -37,9 +37,9 @@ P=$(echo "$HG_C" | jq '[.denials[] | select(.syscall == "bind")][0].pid')
 if reuse_pid "$P"; then
 	pass "pid $P now belongs to a root host process"
 	c=$(hg_agent_container "$ID")
-	# KNOWN AGENT BUG: the advice reads /proc/$P/status of the host process (uid 0) and
-	# says the capability would work for the container.
-	hg_expect_no_effective_caps "$c" "bind, pid reused by a root host process [KNOWN AGENT BUG]"
+	# The advice must not read /proc/$P/status of the host process (uid 0) and say the
+	# capability would work for the container: pids are checked against the cgroup.
+	hg_expect_no_effective_caps "$c" "bind, pid reused by a root host process"
 	kill "$P"
 else
 	echo "  skip could not hand pid $P to a host process (other forks won the race)"
@@ -58,9 +58,9 @@ P=$(echo "$HG_C" | jq '[.denials[] | select(.kind == "missing_binary")][0].pid')
 if reuse_pid "$P"; then
 	pass "pid $P now belongs to a root host process"
 	c=$(hg_agent_container "$ID")
-	# KNOWN AGENT BUG: the advice lists the host's root through /proc/$P/root and offers
-	# the host's /bin/sleep, which the container's image does not have.
-	hg_expect "prestop, pid reused: no command from the host's filesystem [KNOWN AGENT BUG]" "$c" \
+	# The advice must not list the host's root through /proc/$P/root and offer the
+	# host's /bin/sleep, which the container's image does not have.
+	hg_expect "prestop, pid reused: no command from the host's filesystem" "$c" \
 		'[.suggestions[] | select(.kind == "prestop_command")][0] | (.effective | not) and .values == null'
 	kill "$P"
 else
