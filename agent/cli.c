@@ -221,6 +221,28 @@ static void denial_detail(const json_t *d, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
+/* A whole Localhost profile is hundreds of lines: the text report shows only what it adds
+ * to RuntimeDefault (the rules hgdiag marked) and where to get the full file. */
+static void render_profile_exception(FILE *f, const json_t *profile, const struct style *st)
+{
+	const json_t *rule;
+	size_t i;
+	json_t *added = json_array();
+	if (!profile || !added) {
+		json_decref(added);
+		return;
+	}
+	json_array_foreach(json_object_get(profile, "syscalls"), i, rule) {
+		const char *comment = json_string_value(json_object_get(rule, "comment"));
+		if (comment && strncmp(comment, "hgdiag:", 7) == 0)
+			json_array_append(added, (json_t *)rule);
+	}
+	fprintf(f, "      %sseccomp profile:%s RuntimeDefault plus (the whole file: -o json, "
+		".seccomp_profile)\n", st->dim, st->off);
+	hg_yaml_write(f, added, 8);
+	json_decref(added);
+}
+
 static void render_suggestion(FILE *f, const json_t *s, const struct style *st)
 {
 	const json_t *eff = json_object_get(s, "effective");
@@ -238,7 +260,6 @@ static void render_suggestion(FILE *f, const json_t *s, const struct style *st)
 	static const char *const snippets[][2] = {
 		{ "values", "values" },
 		{ "patch", "patch" },
-		{ "seccomp_profile", "seccomp profile" },
 		{ "rules", "rules" },
 	};
 	for (size_t i = 0; i < sizeof(snippets) / sizeof(snippets[0]); i++) {
@@ -248,6 +269,7 @@ static void render_suggestion(FILE *f, const json_t *s, const struct style *st)
 		fprintf(f, "      %s%s:%s\n", st->dim, snippets[i][1], st->off);
 		hg_yaml_write(f, v, 8);
 	}
+	render_profile_exception(f, json_object_get(s, "seccomp_profile"), st);
 }
 
 static void render_container(FILE *f, const json_t *c, const struct style *st)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A real runc container under the kubelet's cgroup layout, its pod served by the API-server
+# double: the agent in Kubernetes mode attributes its denials to namespace/pod/container,
+# and `hgdiag pod` shows what a user reads — the denials, the suggestions, the values patch.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../runc-lib.sh"
+cd "$HG_ROOT"
+BUILD=$BUILD tests/kube-double/build.sh
+
+hg_runc_spec web distroless
+hg_runc_args web /usr/bin/provoke sleep 120
+ID=$(hg_runc_id web)
+POD=$(hg_runc_pod web)
+
+"$HG_ROOT/$BUILD/kube-double" --template tests/data/kube/pod-template.json --token t0k --node node-a >"$T/double.log" 2>&1 &
+hg_on_exit "kill $!"
+for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
+API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
+pod=$(jq -c --arg u "$POD" --arg id "containerd://$ID" '
+	.metadata.name = "web-0" | .metadata.uid = $u | .status.containerStatuses[0].containerID = $id
+	| .status.containerStatuses[0].name = "nginx"' tests/data/kube/pod-template.json)
+curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
+
+hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
+hg_runc_start web || { fail "runc run: $(cat "$T/bundles/web/err")"; hg_done; exit 1; }
+hg_runc_exec web /usr/bin/provoke mkdir-p /var/cache/nginx/client_temp
+hg_runc_exec web /usr/bin/provoke touch /var/run/nginx.pid
+hg_runc_exec web /usr/bin/provoke bind 80
+hg_runc_exec web /usr/bin/provoke keyctl
+
+l=$(hg_wait_denial ".container == \"$ID\" and .syscall == \"bind\"" 30)
+hg_expect "live line names namespace, pod and container" "$l" '.namespace == "shop" and .pod == "web-0" and .container_name == "nginx"'
+for _ in $(seq 100); do
+	doc=$(curl -s "$HG_AGENT_URL/v1/pods/shop/web-0")
+	[ "$(echo "$doc" | jq '[.containers[]?.denials[]?] | length')" -ge 4 ] && break
+	sleep 0.1
+done
+hg_expect "pod document: the nginx container with its 4 denials" "$doc" \
+	".pod.uid == \"$POD\" and (.containers | map(select(.name == \"nginx\" and .id == \"$ID\")) | length == 1) and ([.containers[].denials[]] | length == 4)"
+# /var/run is a symlink to /run in the image: the mount goes where the writes land
+hg_expect "merged values: two writable paths, no capability" "$doc" \
+	'(.values.hardening.writablePaths | map(.mountPath) | sort) == ["/run", "/var/cache/nginx"] and (.values.hardening.extraCapabilities == null)'
+
+"$CLI" pod web-0 -n shop --agent "$HG_AGENT_URL" >"$T/pod.txt" 2>"$T/pod.err"; rc=$?
+[ $rc -eq 0 ] && pass "hgdiag pod: exit 0" || fail "hgdiag pod: exit $rc $(cat "$T/pod.err")"
+grep -q "pod shop/web-0 on node node-a" "$T/pod.txt" && grep -q "NOT take effect" "$T/pod.txt" \
+	&& grep -q "/var/cache/nginx" "$T/pod.txt" && grep -q "ip_unprivileged_port_start" "$T/pod.txt" \
+	&& grep -q "names:" "$T/pod.txt" && [ "$(grep -c "^          - " "$T/pod.txt")" -lt 10 ] \
+	&& pass "hgdiag pod text: denials, working fixes, the non-effective capability marked" \
+	|| fail "hgdiag pod text: $(cat "$T/pod.txt")"
+[ -n "${HG_SHOW_EXAMPLE:-}" ] && cat "$T/pod.txt"
+"$CLI" pod web-0 -n shop --agent "$HG_AGENT_URL" -o values >"$T/values.yaml"
+grep -q "mountPath: /var/cache/nginx" "$T/values.yaml" && ! grep -q "enabled: false" "$T/values.yaml" \
+	&& pass "hgdiag pod -o values: a paste-ready patch" || fail "values: $(cat "$T/values.yaml")"
+hg_runc_stop web
+hg_done
