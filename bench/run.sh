@@ -83,8 +83,8 @@ start_config() {
 		CFG_PID=$!
 		wait_for "$T/floor.out" attached $CFG_PID ;;
 	agent)
-		# start_agent tracks the pid itself
-		start_agent "$T/cfg-agent" || return 1
+		# start_agent tracks the pid itself; a failed start is reported and tried once more
+		start_agent "$T/cfg-agent" || start_agent "$T/cfg-agent" || return 1
 		CFG_PID=$AGENT_PID
 		return 0 ;;
 	bpftrace | bpftrace_all)
@@ -100,36 +100,71 @@ start_config() {
 }
 stop_config() {
 	[ -z "$CFG_PID" ] && return 0
-	kill -INT "$CFG_PID" 2>/dev/null
-	wait "$CFG_PID" 2>/dev/null
-	forget_pid "$CFG_PID"
+	if [ "$1" = agent ]; then
+		stop_agent "$T/cfg-agent"
+	else
+		kill -INT "$CFG_PID" 2>/dev/null
+		wait "$CFG_PID" 2>/dev/null
+		forget_pid "$CFG_PID"
+	fi
 	CFG_PID=
 }
 
-# start_agent DIR: the agent with JSON output in DIR/out, logs in DIR/err; sets AGENT_PID
-# and AGENT_URL once /readyz answers 200.
+# start_agent DIR [ARGS...]: the agent with JSON output in DIR/out, logs in DIR/err; sets
+# AGENT_PID and AGENT_URL once /readyz answers 200. It runs in DIR with core dumps allowed,
+# so a crash leaves a core there for agent_exited.
 start_agent() {
 	local d=$1 i
 	shift
 	mkdir -p "$d"
-	"$AGENT" --log-format json --listen 127.0.0.1:0 "$@" >"$d/out" 2>"$d/err" &
+	(cd "$d" && { ulimit -c unlimited 2>/dev/null || true; } &&
+		exec "$AGENT" --log-format json --listen 127.0.0.1:0 "$@") >"$d/out" 2>"$d/err" &
 	AGENT_PID=$!
 	PIDS+=("$AGENT_PID")
-	wait_for "$d/err" 'listening on http://' $AGENT_PID || { cat "$d/err" >&2; return 1; }
-	AGENT_URL=$(grep -o 'listening on http://[0-9.:]*' "$d/err" | head -1 | sed 's/listening on //')
-	for ((i = 0; i < 300; i++)); do
-		[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$AGENT_URL/readyz")" = 200 ] && return 0
-		kill -0 $AGENT_PID 2>/dev/null || break
-		sleep 0.1
-	done
+	if wait_for "$d/err" 'listening on http://' $AGENT_PID; then
+		AGENT_URL=$(grep -o 'listening on http://[0-9.:]*' "$d/err" | head -1 | sed 's/listening on //')
+		for ((i = 0; i < 300; i++)); do
+			[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$AGENT_URL/readyz")" = 200 ] && return 0
+			kill -0 $AGENT_PID 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
 	if kill -0 $AGENT_PID 2>/dev/null; then
-		say "the agent at $AGENT_URL is not ready after 30 s"
+		say "the agent is not ready after 30 s"
+		stop_agent "$d"
 	else
 		wait $AGENT_PID
-		say "the agent exited with status $? before it was ready"
+		agent_exited $? "$d"
+		forget_pid $AGENT_PID
 	fi
-	cat "$d/err" >&2
+	tail -3 "$d/err" >&2
 	return 1
+}
+
+# stop_agent DIR: SIGTERM, wait, and report a crash.
+stop_agent() {
+	kill -TERM $AGENT_PID 2>/dev/null
+	wait $AGENT_PID
+	agent_exited $? "$1"
+	forget_pid $AGENT_PID
+}
+
+# agent_exited STATUS DIR: counts a death by signal, keeps its core and shows the stack.
+AGENT_CRASHES=0
+agent_exited() {
+	local st=$1 d=$2 core
+	((st > 128)) || return 0
+	AGENT_CRASHES=$((AGENT_CRASHES + 1))
+	say "the agent died of signal $((st - 128)) (pid $AGENT_PID)"
+	core=$(ls "$d"/core* 2>/dev/null | head -1)
+	[ -n "$core" ] || return 0
+	mkdir -p "$BUILD/bench"
+	mv "$core" "$BUILD/bench/agent-crash-$AGENT_CRASHES.core"
+	say "its core: $BUILD/bench/agent-crash-$AGENT_CRASHES.core"
+	command -v gdb >/dev/null &&
+		gdb -q -batch -ex "thread apply all bt 12" "$AGENT" "$BUILD/bench/agent-crash-$AGENT_CRASHES.core" 2>/dev/null |
+		grep -E '^(#|Thread)' | head -40 >&2
+	return 0
 }
 
 proc_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -173,7 +208,7 @@ run_session() {
 			"$HGBENCH" loop $loop "$it" >>"$T/session.jsonl" || die "loop $loop under $cfg failed"
 		done
 		syscall_probes >"$T/p2"
-		stop_config
+		stop_config "$cfg"
 		syscall_probes >"$T/p3"
 		foreign=$({ cat "$T/p0"; minus "$T/p2" "$T/own"; minus "$T/p3" "$T/own"; } | sort -u | wc -l)
 		# a busy host does not get a second try once the bench has run 3 minutes
@@ -213,7 +248,7 @@ jq -s 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 # ---- rows 2, 3 (idle), 4: one fresh agent ----
 say "rows 2-4: fresh agent: idle memory, a $STORM_EXACT_N-refusal storm, $TTD_N timed denials"
 syscall_probes >"$T/q0"
-start_agent "$T/agent" || die "the agent did not start"
+start_agent "$T/agent" || start_agent "$T/agent" || die "the agent did not start"
 syscall_probes >"$T/q1"
 minus "$T/q1" "$T/q0" >"$T/own"
 sleep 1
@@ -239,7 +274,7 @@ RSS_DENIALS=$(proc_rss_kb $AGENT_PID)
 syscall_probes >"$T/q2"
 # foreign syscall tracers around rows 2 and 4 (they slow the storm, not the agent's count)
 FOREIGN_24=$({ cat "$T/q0"; minus "$T/q2" "$T/own"; } | sort -u | wc -l)
-kill -TERM $AGENT_PID; wait $AGENT_PID; forget_pid $AGENT_PID
+stop_agent "$T/agent"
 
 # ---- row 3 with pods: the Kubernetes API-server double ----
 RSS_PODS=null
@@ -273,7 +308,7 @@ if [ -x tests/kube-double/build.sh ]; then
 				sleep 1
 				RSS_PODS=$(proc_rss_kb $AGENT_PID)
 				[ "${tracked%.*}" = "$PODS" ] || PODS_NOTE="agent tracks ${tracked:-no} pods, not $PODS"
-				kill -TERM $AGENT_PID; wait $AGENT_PID; forget_pid $AGENT_PID
+				stop_agent "$T/kagent"
 			else
 				PODS_NOTE="not measured (the agent did not get ready in Kubernetes mode: $(tail -1 "$T/kagent/err"))"
 			fi
@@ -303,7 +338,7 @@ jq -n \
 	--argjson cpus "$(nproc)" --arg cpu_model "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 	--argjson rounds "$ROUNDS" --arg bpftrace "${BPFTRACE:+$($BPFTRACE --version 2>/dev/null)}" \
 	--argjson iters "{\"getppid\": $GETPPID_N, \"open\": $OPEN_N, \"storm\": $STORM_N}" \
-	--argjson ttd_n "$TTD_N" --argjson foreign_24 "$FOREIGN_24" '
+	--argjson ttd_n "$TTD_N" --argjson foreign_24 "$FOREIGN_24" --argjson crashes "$AGENT_CRASHES" '
 	def r2: . * 100 | round / 100;
 	def r1: . * 10 | round / 10;
 	def ns(l; c): $med[0][l][c].ns_per_op;
@@ -317,6 +352,7 @@ jq -n \
 	  perf_counters: ($med[0].getppid.none.insns_per_op != null),
 	  loops: $med[0],
 	  foreign_tracers_rows_2_4: $foreign_24,
+	  agent_crashes: $crashes,
 	  disturbed: [$med[0] | to_entries[] | .key as $l | .value | to_entries[]
 	               | select(.value.disturbed) | "\($l)/\(.key)"],
 	  rows: [
@@ -367,6 +403,7 @@ jq -r '.rows[] | [.row, (.figure // (.value | tostring)), (.target // "-"), (.re
 	                  for (r = 0; r < n; r++) for (i = 1; i <= 3; i++) if (length(c[r,i]) > w[i]) w[i] = length(c[r,i])
 	                  f = "%-" w[1] "s  %-" w[2] "s  %-" w[3] "s  %s\n"
 	                  for (r = 0; r < n; r++) printf f, c[r,1], c[r,2], c[r,3], c[r,4] }'
+[ "$AGENT_CRASHES" -gt 0 ] && echo "warning: the agent crashed $AGENT_CRASHES time(s) during the bench (see the log above; cores in $BUILD/bench/)"
 d=$(jq -r '.disturbed | join(", ")' "$OUT")
 [ -n "$d" ] && echo "warning: another syscall tracer ran during most sessions of: $d (figures include its cost)"
 echo
