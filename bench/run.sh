@@ -243,17 +243,20 @@ while ((SECONDS < 170)); do
 	r=$((r + 1))
 done
 # Medians per loop and configuration over the sessions no foreign tracer disturbed (their
-# cost only adds), over all sessions when none was undisturbed; "disturbed" marks figures
-# resting on fewer than 3 undisturbed sessions.
+# cost only adds) when every configuration has at least one, else over all sessions;
+# "disturbed" marks figures resting on fewer than 3 undisturbed sessions.
 jq -s 'def median: sort | if length % 2 == 1 then .[length / 2 | floor]
                           else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-       group_by(.loop) | map({key: .[0].loop, value: (group_by(.config) | map(
+       group_by(.loop) | map({key: .[0].loop, value: (
+         # compare like with like: undisturbed sessions only when every configuration has one
+         (group_by(.config) | all(any(.foreign == 0))) as $all_clean |
+         group_by(.config) | map(
          (map(select(.foreign == 0))) as $clean |
-         (if ($clean | length) >= 1 then $clean else . end) as $use |
+         (if $all_clean then $clean else . end) as $use |
          {key: .[0].config,
           value: {ns_per_op: ($use | map(.ns_per_op) | median),
                   insns_per_op: ($use | map(.insns_per_op) | if any(. == null) then null else median end),
-                  sessions: length, clean_sessions: ($clean | length),
+                  sessions: length, clean_sessions: ($clean | length), clean_only: $all_clean,
                   disturbed: (($clean | length) < 3),
                   rounds_ns: map(.ns_per_op), clean_ns: ($clean | map(.ns_per_op))}}) | from_entries)}) | from_entries' \
 	"$T/loops.jsonl" >"$T/medians.json"
