@@ -50,10 +50,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 forget_pid() { local p keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
 
-# wait_for FILE PATTERN PID: until FILE holds PATTERN (1) or PID died (0) or 10 s passed.
+# wait_for FILE PATTERN PID [SECONDS]: until FILE holds PATTERN (0), or PID died or
+# SECONDS (default 10) passed (1).
 wait_for() {
 	local i
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < ${4:-10} * 20; i++)); do
 		grep -q "$2" "$1" 2>/dev/null && return 0
 		kill -0 "$3" 2>/dev/null || return 1
 		sleep 0.05
@@ -121,8 +122,10 @@ start_agent() {
 		exec "$AGENT" --log-format json --listen 127.0.0.1:0 "$@") >"$d/out" 2>"$d/err" &
 	AGENT_PID=$!
 	PIDS+=("$AGENT_PID")
-	if wait_for "$d/err" 'listening on http://' $AGENT_PID; then
+	local t0=$SECONDS what="did not log 'listening on' within 30 s"
+	if wait_for "$d/err" 'listening on http://' $AGENT_PID 30; then
 		AGENT_URL=$(grep -o 'listening on http://[0-9.:]*' "$d/err" | head -1 | sed 's/listening on //')
+		what="listened after $((SECONDS - t0)) s but /readyz did not answer 200 within 30 s"
 		for ((i = 0; i < 300; i++)); do
 			[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$AGENT_URL/readyz")" = 200 ] && return 0
 			kill -0 $AGENT_PID 2>/dev/null || break
@@ -130,7 +133,7 @@ start_agent() {
 		done
 	fi
 	if kill -0 $AGENT_PID 2>/dev/null; then
-		say "the agent is not ready after 30 s"
+		say "the agent $what"
 		stop_agent "$d"
 	else
 		wait $AGENT_PID
