@@ -361,7 +361,9 @@ jq -n \
 	def r2: . * 100 | round / 100;
 	def r1: . * 10 | round / 10;
 	def ns(l; c): $med[0][l][c].ns_per_op;
-	def ratio(l; a; b): if ns(l; a) and ns(l; b) then (ns(l; a) / ns(l; b)) | r2 else null end;
+	def r3: . * 1000 | round / 1000;
+	# three decimals shown; the pass/miss verdict compares the same rounded value
+	def ratio(l; a; b): if ns(l; a) and ns(l; b) then (ns(l; a) / ns(l; b)) | r3 else null end;
 	def added(l; c): (ns(l; c) - ns(l; "none")) | r1;
 	def verdict(v; ok): if v == null then "n/a" elif ok then "pass" else "miss" end;
 	($cpu1 - $cpu0 | r2) as $storm_cpu |
