@@ -37,7 +37,7 @@ DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev bpftool libseccomp-dev lib
             libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev check \
             libsubunit-dev runc busybox-static iproute2 util-linux procps curl \
             prometheus libclang-rt-14-dev jq \
-            golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3
+            golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3 bpftrace
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))

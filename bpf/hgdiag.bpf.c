@@ -40,6 +40,8 @@ struct task_mark {
 	__u32 entered;   /* sys_enter ran for the current syscall */
 	__u32 sigsys;    /* a seccomp SIGSYS was raised in the current syscall */
 	__u64 caps;      /* capabilities whose check failed in the current syscall */
+	__u32 exec_pending; /* an exec miss of this thread waits in pending_exec */
+	__u32 pad;
 };
 
 struct {
@@ -328,20 +330,16 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 	return BPF_CORE_READ(kn, __parent);
 }
 
-/* Identity of the task and its cgroup. In the cgroup2 root (a cgroup v1 host, where
- * runtimes only use the v1 hierarchies), the memory hierarchy's cgroup names the
- * container instead, and its kernfs id keys the counts so containers stay apart. */
-static __always_inline void fill_identity(struct task_struct *t, struct hg_event *ev)
+/* The cgroup a denial belongs to: the task's cgroup2 cgroup, or — in the cgroup2 root, on
+ * a cgroup v1 host where runtimes only use the v1 hierarchies — its memory-hierarchy
+ * cgroup, whose kernfs id then keys the counts so containers stay apart. */
+static __always_inline __u64 denial_cgroup(struct task_struct *t, struct kernfs_node **kn_out,
+					   struct kernfs_node **parent_out)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
 	struct kernfs_node *parent = kn_parent(kn);
+	__u64 id = bpf_get_current_cgroup_id();
 
-	ev->pid = (__u32)id;
-	ev->tgid = id >> 32;
-	ev->uid = (__u32)bpf_get_current_uid_gid();
-	ev->ts_ns = bpf_ktime_get_boot_ns();
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if (!parent && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
 		struct css_set *cset = BPF_CORE_READ(t, cgroups);
 		struct cgroup_subsys_state *css = NULL;
@@ -352,9 +350,27 @@ static __always_inline void fill_identity(struct task_struct *t, struct hg_event
 		if (v1_parent) {
 			kn = v1;
 			parent = v1_parent;
-			ev->key.cgroup_id = BPF_CORE_READ(v1, id);
+			id = BPF_CORE_READ(v1, id);
 		}
 	}
+	*kn_out = kn;
+	*parent_out = parent;
+	return id;
+}
+
+/* Identity of the task and of its denial's cgroup (names read now: a container that exits
+ * at once is still attributable). */
+static __always_inline void fill_identity(struct task_struct *t, struct hg_event *ev)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct kernfs_node *kn, *parent;
+
+	ev->pid = (__u32)id;
+	ev->tgid = id >> 32;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	ev->ts_ns = bpf_ktime_get_boot_ns();
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	ev->key.cgroup_id = denial_cgroup(t, &kn, &parent);
 	bpf_probe_read_kernel_str(ev->cg_name, sizeof(ev->cg_name), BPF_CORE_READ(kn, name));
 	if (parent)
 		bpf_probe_read_kernel_str(ev->cg_parent, sizeof(ev->cg_parent),
@@ -363,11 +379,29 @@ static __always_inline void fill_identity(struct task_struct *t, struct hg_event
 		ev->cg_parent[0] = 0;
 }
 
-/* Counts the denial in ev->key exactly and sends the record when it is a sample. */
+/* Sends a sample record; one the ring buffer refuses is retried at the key's next
+ * occurrence, so a key never stays without a record while it keeps happening. */
+static __always_inline void send_sample(struct hg_event *ev, struct hg_count *v, bool uncounted)
+{
+	if (uncounted)
+		ev->flags |= HG_EV_UNCOUNTED;
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0)) {
+		stat_inc(HG_STAT_RB_LOST);
+		if (uncounted)
+			stat_inc(HG_STAT_UNCOUNTED_LOST);
+		else if (v)
+			v->unsent = 1;
+	} else if (v) {
+		v->unsent = 0;
+	}
+}
+
+/* Counts the denial in ev->key exactly and sends the record when it is a sample: the
+ * first of a key, then counts that are powers of two. */
 static __always_inline void count_and_send(struct hg_event *ev)
 {
 	struct hg_count first = { .count = 1 }, *v = bpf_map_lookup_elem(&counts, &ev->key);
-	bool uncounted = false, send;
+	bool uncounted = false;
 	__u64 c = 1;
 
 	if (v) {
@@ -385,23 +419,10 @@ static __always_inline void count_and_send(struct hg_event *ev)
 	}
 	if (ev->key.kind != HG_RAW_HINT)
 		stat_inc(HG_STAT_DENIALS);
-	/* Samples at powers of two; a sample the ring buffer refused is retried at the next
-	 * occurrence, so a key never stays without a record while it keeps happening. */
-	send = uncounted || (c & (c - 1)) == 0 || (v && v->unsent);
-	if (!send)
+	if (!uncounted && (c & (c - 1)) != 0 && !(v && v->unsent))
 		return;
 	ev->count = c;
-	if (uncounted)
-		ev->flags |= HG_EV_UNCOUNTED;
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0)) {
-		stat_inc(HG_STAT_RB_LOST);
-		if (uncounted)
-			stat_inc(HG_STAT_UNCOUNTED_LOST);
-		else if (v)
-			v->unsent = 1;
-	} else if (v) {
-		v->unsent = 0;
-	}
+	send_sample(ev, v, uncounted);
 }
 
 static __always_inline struct scratch *get_scratch(__u32 slot)
@@ -421,7 +442,6 @@ static __always_inline struct hg_event *build_event(struct task_struct *t, struc
 	ev->family = 0;
 	ev->port = 0;
 	ev->sock_type = 0;
-	ev->key.cgroup_id = bpf_get_current_cgroup_id();
 	ev->key.caps = caps;
 	ev->key.nr = nr;
 	ev->key.err = err;
@@ -484,18 +504,28 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 	struct task_mark *m = NULL, mark = {};
 	struct scratch *sc;
 	struct hg_event *ev;
+	struct path_args pa;
 	bool runc_init = false;
 	long nr;
 	int err;
 	__u32 kind;
 
 	if (ret >= 0) {
-		/* Success: forget this syscall's marks; a successful exec ends a PATH search. */
-		clear_marks(t);
-		nr = regs->orig_ax;   /* a BTF pointer: a direct load, no helper call */
-		if (is_exec(nr)) {
+		/* Success, the hot path: a task without BPF storage has no marks and no exec
+		 * miss waiting (both live in its storage), so one load decides. */
+		if (!t->bpf_storage)
+			return 0;
+		m = bpf_task_storage_get(&marks, t, 0, 0);
+		if (!m)
+			return 0;
+		m->entered = 0;
+		m->caps = 0;
+		m->sigsys = 0;
+		if (m->exec_pending && is_exec(regs->orig_ax)) {
+			/* a successful exec ends a PATH search */
 			__u32 tid = (__u32)bpf_get_current_pid_tgid();
 			bpf_map_delete_elem(&pending_exec, &tid);
+			m->exec_pending = 0;
 		}
 		return 0;
 	}
@@ -541,10 +571,31 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 	} else if (mark.caps) {
 		kind = HG_RAW_CAPABILITY;
 	} else {
-		struct path_args pa;
 		if (!path_args_of(nr, &pa))
 			return 0;   /* EPERM/EACCES we cannot attribute to anything */
 		kind = HG_RAW_PERMISSION;
+	}
+	if (kind != HG_RAW_MISSING_BINARY && !path_args_of(nr, &pa)) {
+		/* A repeat of a known denial whose key has no path (a seccomp storm): count it
+		 * and build the record only when it is a sample. */
+		struct kernfs_node *kn, *parent;
+		struct hg_key key = { .cgroup_id = denial_cgroup(t, &kn, &parent), .caps = mark.caps,
+				      .nr = nr, .err = err, .kind = kind };
+		struct hg_count *v = bpf_map_lookup_elem(&counts, &key);
+		if (v) {
+			__u64 c = ++v->count;
+			if (kind != HG_RAW_HINT)
+				stat_inc(HG_STAT_DENIALS);
+			if ((c & (c - 1)) != 0 && !v->unsent)
+				return 0;
+			sc = get_scratch(SLOT_SYS_EXIT);
+			if (!sc)
+				return 0;
+			ev = build_event(t, regs, nr, err, kind, mark.caps, sc, SLOT_SYS_EXIT);
+			ev->count = c;
+			send_sample(ev, v, false);
+			return 0;
+		}
 	}
 	sc = get_scratch(SLOT_SYS_EXIT);
 	if (!sc)
@@ -554,8 +605,16 @@ int BPF_PROG(hg_sys_exit, struct pt_regs *regs, long ret)
 		__u32 tid = ev->pid;
 		if (runc_init && ev->path[0] != '/')
 			return 0;
-		if (bpf_map_update_elem(&pending_exec, &tid, ev, BPF_ANY))
+		if (bpf_map_update_elem(&pending_exec, &tid, ev, BPF_ANY)) {
 			stat_inc(HG_STAT_PENDING_FULL);
+			return 0;
+		}
+		/* the flag lets the success path skip pending_exec for every other task */
+		m = bpf_task_storage_get(&marks, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (m)
+			m->exec_pending = 1;
+		else
+			bpf_map_delete_elem(&pending_exec, &tid);   /* could never be cleared */
 		return 0;
 	}
 	count_and_send(ev);
