@@ -32,12 +32,9 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-# Debian packages the build and the tests need; `make deps` installs the missing ones.
-DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev bpftool libseccomp-dev libaudit-dev \
-            libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev check \
-            libsubunit-dev runc busybox-static iproute2 util-linux procps curl \
-            prometheus libclang-rt-14-dev jq \
-            golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3 bpftrace
+# Debian packages the build, tests and benchmarks need: one list, .ci/debian-packages,
+# for `make deps` (installs the missing ones) and for .ci/run.
+DEB_PKGS := $(shell sed 's/\#.*//' .ci/debian-packages)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
