@@ -21,7 +21,8 @@ int hg_store_new(struct hg_store **out, const struct hg_store_limits *limits)
 		return -ENOMEM;
 	s->limits.max_containers = limits && limits->max_containers ? limits->max_containers : 1024;
 	s->limits.max_denials_per_container = limits && limits->max_denials_per_container
-		? limits->max_denials_per_container : 64;
+		? limits->max_denials_per_container : 512;
+	s->limits.max_denials = limits && limits->max_denials ? limits->max_denials : 16384;
 	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
@@ -56,6 +57,26 @@ static struct hg_stored_container *find_container(struct hg_store *s, const stru
 	return NULL;
 }
 
+/* Empties the least recently seen container other than `keep` and returns it (its slot
+ * stays in the array, zeroed). NULL when there is no other container. */
+static struct hg_stored_container *evict_oldest(struct hg_store *s,
+						const struct hg_stored_container *keep)
+{
+	struct hg_stored_container *oldest = NULL;
+	for (size_t i = 0; i < s->n_containers; i++) {
+		struct hg_stored_container *c = &s->containers[i];
+		if (c != keep && (!oldest || c->last_seen_ns < oldest->last_seen_ns))
+			oldest = c;
+	}
+	if (!oldest)
+		return NULL;
+	s->stats.denials -= oldest->n_denials;
+	s->stats.evicted_containers++;
+	free(oldest->denials);
+	memset(oldest, 0, sizeof(*oldest));
+	return oldest;
+}
+
 static struct hg_stored_container *get_container(struct hg_store *s, const struct hg_origin *o)
 {
 	struct hg_stored_container *c = find_container(s, o);
@@ -64,15 +85,7 @@ static struct hg_stored_container *get_container(struct hg_store *s, const struc
 	if (s->n_containers >= s->limits.max_containers) {
 		/* Full: forget the container seen longest ago (an exited one, most likely)
 		 * rather than refuse a live one. */
-		size_t oldest = 0;
-		for (size_t i = 1; i < s->n_containers; i++)
-			if (s->containers[i].last_seen_ns < s->containers[oldest].last_seen_ns)
-				oldest = i;
-		c = &s->containers[oldest];
-		s->stats.denials -= c->n_denials;
-		s->stats.evicted_containers++;
-		free(c->denials);
-		memset(c, 0, sizeof(*c));
+		c = evict_oldest(s, NULL);
 		c->origin = *o;
 		return c;
 	}
@@ -123,6 +136,27 @@ static void touch(struct hg_stored_container *c, uint64_t ts, uint32_t pid)
 		c->last_pid = pid;
 }
 
+/* The store holds max_denials in all: make room for one more in `c` by forgetting other
+ * containers, least recently seen first. Returns c (which may have moved in the array), or
+ * NULL when c alone holds them all. */
+static struct hg_stored_container *make_room(struct hg_store *s, struct hg_stored_container *c)
+{
+	while (s->stats.denials >= s->limits.max_denials) {
+		struct hg_stored_container *e = evict_oldest(s, c);
+		if (!e)
+			return NULL;
+		/* keep the array dense: the last container takes the emptied slot */
+		struct hg_stored_container *last = &s->containers[--s->n_containers];
+		if (e != last) {
+			*e = *last;
+			if (c == last)
+				c = e;
+		}
+		s->stats.containers = s->n_containers;
+	}
+	return c;
+}
+
 int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *d,
 		 uint64_t count, char out_id[12])
 {
@@ -130,7 +164,7 @@ int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_
 	pthread_mutex_lock(&s->lock);
 	struct hg_stored_container *c = get_container(s, o);
 	if (!c) {
-		s->stats.dropped_containers += count;
+		s->stats.dropped_containers += count ? count : 1;
 		r = -ENOSPC;
 		goto out;
 	}
@@ -155,8 +189,9 @@ int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_
 		}
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
 		r = 0;
-	} else if (c->n_denials >= s->limits.max_denials_per_container) {
-		s->stats.dropped_denials += count;
+	} else if (c->n_denials >= s->limits.max_denials_per_container ||
+		   !(c = make_room(s, c))) {
+		s->stats.dropped_denials += count ? count : 1;
 		r = -ENOSPC;
 		goto out;
 	} else {

@@ -29,7 +29,9 @@ struct hg_stored_container {
 
 struct hg_store_limits {
 	size_t max_containers;            /* default 1024; then the least recently seen goes */
-	size_t max_denials_per_container; /* default 64; then new denials are counted as dropped */
+	size_t max_denials_per_container; /* default 512; then new denials are counted as dropped */
+	size_t max_denials;               /* in all, default 16384 (~20 MiB); then the least
+					   * recently seen containers are forgotten */
 };
 
 struct hg_store_stats {

@@ -162,6 +162,46 @@ START_TEST(hints_attach_to_known_denials)
 }
 END_TEST
 
+START_TEST(total_bound_forgets_oldest_containers)
+{
+	struct hg_store *s;
+	struct hg_store_limits lim = { .max_denials = 4 };
+	ck_assert_int_eq(hg_store_new(&s, &lim), 0);
+	/* containers 1, 2, 3 with 2 denials each, seen in that order */
+	for (int c = 1; c <= 3; c++) {
+		struct hg_origin o = origin(c, "");
+		for (int i = 0; i < 2; i++) {
+			char p[32];
+			snprintf(p, sizeof(p), "/p/%d", i);
+			struct hg_denial d = ebpf_denial(c, p, 10 * c + i);
+			ck_assert_int_eq(hg_store_add(s, &o, &d, 1, NULL), 1);
+		}
+	}
+	struct hg_store_stats st;
+	hg_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.denials, 4);
+	ck_assert_uint_eq(st.containers, 2);
+	ck_assert_uint_eq(st.evicted_containers, 1);
+	struct collect col = { 0 };
+	hg_store_foreach(s, collect, &col);
+	ck_assert_uint_eq(col.containers, 2);
+	ck_assert_uint_eq(col.denials, 4);
+	/* one container alone holding them all: its fifth denial is refused and counted */
+	hg_store_free(s);
+	ck_assert_int_eq(hg_store_new(&s, &lim), 0);
+	struct hg_origin o = origin(9, "");
+	for (int i = 0; i < 5; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "/q/%d", i);
+		struct hg_denial d = ebpf_denial(9, p, i + 1);
+		ck_assert_int_eq(hg_store_add(s, &o, &d, 0, NULL), i < 4 ? 1 : -ENOSPC);
+	}
+	hg_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.dropped_denials, 1);
+	hg_store_free(s);
+}
+END_TEST
+
 static bool older_than_25(const struct hg_stored_container *c, void *ctx)
 {
 	(void)ctx;
@@ -199,6 +239,7 @@ int main(void)
 	tcase_add_test(tc, audit_and_ebpf_seccomp_kill_are_one);
 	tcase_add_test(tc, hints_attach_to_known_denials);
 	tcase_add_test(tc, remove_if_expires_containers);
+	tcase_add_test(tc, total_bound_forgets_oldest_containers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
