@@ -436,59 +436,15 @@ out:;
 
 /* ---- agent client ----------------------------------------------------------------- */
 
-struct buf {
-	char *data;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-	struct buf *b = ctx;
-	size_t len = size * n;
-	if (b->len + len > 64u << 20) /* no diagnosis is this big: refuse the rest */
-		return 0;
-	char *nd = realloc(b->data, b->len + len + 1);
-	if (!nd)
-		return 0;
-	memcpy(nd + b->len, p, len);
-	b->len += len;
-	nd[b->len] = '\0';
-	b->data = nd;
-	return len;
-}
-
 /* GET url → the JSON answer and HTTP status. Returns 0, or HG_EXIT_NOT_FOUND after
  * one line on `err` when the agent cannot be reached or answers garbage. */
 static int fetch_json(const char *url, json_t **out, long *status, FILE *err)
 {
-	struct buf b = { 0 };
-	char curl_err[CURL_ERROR_SIZE] = "";
-	CURL *c = curl_easy_init();
-	if (!c) {
-		fprintf(err, "hgdiag: cannot initialise libcurl\n");
+	char why[CURL_ERROR_SIZE + 64];
+	if (hg_get_json(url, NULL, out, status, why, sizeof(why)) < 0) {
+		fprintf(err, "hgdiag: cannot reach the agent at %s: %s\n", url, why);
 		return HG_EXIT_NOT_FOUND;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "hgdiag/" HGDIAG_VERSION);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		free(b.data);
-		fprintf(err, "hgdiag: cannot reach the agent at %s: %s\n", url,
-			curl_err[0] ? curl_err : curl_easy_strerror(rc));
-		return HG_EXIT_NOT_FOUND;
-	}
-	json_error_t je;
-	*out = b.data ? json_loads(b.data, 0, &je) : NULL;
-	free(b.data);
 	if (!*out) {
 		fprintf(err, "hgdiag: the agent at %s answered HTTP %ld without a JSON document\n",
 			url, *status);

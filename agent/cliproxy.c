@@ -60,34 +60,31 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
-	       char *err, size_t err_size)
+int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body, long *status,
+		char *err, size_t err_size)
 {
-	_cleanup_free_ char *url = NULL;
 	struct curl_slist *headers = NULL;
 	struct buf b = { 0 };
 	char curl_err[CURL_ERROR_SIZE] = "";
 	*body = NULL;
 	*status = 0;
-	if (asprintf(&url, "%s%s", cfg->server, path) < 0) {
-		url = NULL;
-		return fail(err, err_size, -ENOMEM, "out of memory");
-	}
 	CURL *c = curl_easy_init();
 	if (!c)
 		return fail(err, err_size, -ENOMEM, "cannot initialise libcurl");
-	int r = hg_kubeconfig_setup_curl(cfg, c, &headers);
-	struct curl_slist *h = curl_slist_append(headers, "Accept: application/json");
-	if (h)
-		headers = h;
-	if (r < 0 || !h) {
-		curl_slist_free_all(headers);
-		curl_easy_cleanup(c);
-		return fail(err, err_size, r < 0 ? r : -ENOMEM,
-			    "cannot set up the connection to the API server at %s", cfg->server);
+	if (cfg) {
+		int r = hg_kubeconfig_setup_curl(cfg, c, &headers);
+		struct curl_slist *h = curl_slist_append(headers, "Accept: application/json");
+		if (h)
+			headers = h;
+		if (r < 0 || !h) {
+			curl_slist_free_all(headers);
+			curl_easy_cleanup(c);
+			return fail(err, err_size, r < 0 ? r : -ENOMEM,
+				    "cannot set up the connection to the API server at %s", cfg->server);
+		}
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
@@ -102,12 +99,29 @@ int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body,
 	curl_slist_free_all(headers);
 	if (rc != CURLE_OK) {
 		free(b.data);
-		return fail(err, err_size, -EHOSTUNREACH, "cannot reach the API server at %s: %s",
-			    cfg->server, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return fail(err, err_size, -EHOSTUNREACH, "%s",
+			    curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	}
 	if (b.data)
 		*body = json_loadb(b.data, b.len, 0, NULL);
 	free(b.data);
+	return 0;
+}
+
+int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
+	       char *err, size_t err_size)
+{
+	_cleanup_free_ char *url = NULL;
+	char why[CURL_ERROR_SIZE + 64];
+	if (asprintf(&url, "%s%s", cfg->server, path) < 0) {
+		url = NULL;
+		return fail(err, err_size, -ENOMEM, "out of memory");
+	}
+	int r = hg_get_json(url, cfg, body, status, why, sizeof(why));
+	if (r == -EHOSTUNREACH)
+		return fail(err, err_size, r, "cannot reach the API server at %s: %s", cfg->server, why);
+	if (r < 0)
+		return fail(err, err_size, r, "%s", why);
 	return 0;
 }
 

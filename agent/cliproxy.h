@@ -21,6 +21,12 @@ struct hg_agent_ref {
 /* GET {server}{path}. Returns 0 with the HTTP status and the body if it is JSON (else
  * *body is NULL); -EHOSTUNREACH when no answer came (connection, TLS, timeout) and
  * -ENOMEM, each with one line in err. `path` must be escaped already. */
+/* GET url (with the API server's credentials when cfg is given): the body parsed as JSON
+ * (NULL when it is not JSON) and the HTTP status. 0, or -EHOSTUNREACH with curl's reason in
+ * err when nothing answered. */
+int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body, long *status,
+		char *err, size_t err_size);
+
 int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
 	       char *err, size_t err_size);
 
