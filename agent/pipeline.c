@@ -19,12 +19,6 @@ void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
 	pl->boot_to_wall_ns = hg_boot_to_wall_ns();
 }
 
-struct print_ctx {
-	struct hg_pipeline *pl;
-	const struct hg_origin *origin;
-	const char *id;
-};
-
 static void print_text(FILE *out, const struct hg_stored_container *c,
 		       const struct hg_stored_denial *sd)
 {
@@ -44,29 +38,21 @@ static void print_text(FILE *out, const struct hg_stored_container *c,
 		d->path[0] ? d->path : "-");
 }
 
-static void print_new(const struct hg_stored_container *c, void *ctx)
+static void print_new(const struct hg_stored_container *c, const struct hg_stored_denial *sd,
+		      void *ctx)
 {
-	struct print_ctx *pc = ctx;
-	if (c->origin.cgroup_id != pc->origin->cgroup_id ||
-	    strcmp(c->origin.container_id, pc->origin->container_id) != 0)
-		return;
-	for (size_t i = 0; i < c->n_denials; i++) {
-		const struct hg_stored_denial *sd = &c->denials[i];
-		if (strcmp(sd->id, pc->id) != 0)
-			continue;
-		if (pc->pl->format == HG_LOG_JSON) {
-			json_t *o = hg_report_log_line(c, sd);
-			if (o) {
-				json_dumpf(o, pc->pl->out, JSON_COMPACT);
-				fputc('\n', pc->pl->out);
-				json_decref(o);
-			}
-		} else {
-			print_text(pc->pl->out, c, sd);
+	struct hg_pipeline *pl = ctx;
+	if (pl->format == HG_LOG_JSON) {
+		json_t *o = hg_report_log_line(c, sd);
+		if (o) {
+			json_dumpf(o, pl->out, JSON_COMPACT);
+			fputc('\n', pl->out);
+			json_decref(o);
 		}
-		fflush(pc->pl->out);
-		return;
+	} else {
+		print_text(pl->out, c, sd);
 	}
+	fflush(pl->out);
 }
 
 static void remember_hint(struct hg_pipeline *pl, const struct hg_origin *o,
@@ -111,10 +97,8 @@ static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
 		hg_store_set_pod(pl->store, o->container_id, pod->namespace, pod->name, pod->container);
 	if (r == -ENOSPC)
 		pl->store_full += count ? count : 1;
-	if (r == 1 && pl->out) {
-		struct print_ctx pc = { pl, o, id };
-		hg_store_foreach(pl->store, print_new, &pc);
-	}
+	if (r == 1 && pl->out)
+		hg_store_visit_denial(pl->store, o, id, print_new, pl);
 	return r;
 }
 

@@ -335,6 +335,22 @@ size_t hg_store_remove_if(struct hg_store *s, hg_store_gone_fn gone, void *ctx)
 	return removed;
 }
 
+int hg_store_visit_denial(struct hg_store *s, const struct hg_origin *o, const char *id,
+			  hg_store_denial_fn fn, void *ctx)
+{
+	int r = -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	struct hg_stored_container *c = find_container(s, o);
+	for (size_t i = 0; c && i < c->n_denials; i++)
+		if (strcmp(c->denials[i].id, id) == 0) {
+			fn(c, &c->denials[i], ctx);
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 void hg_store_foreach(struct hg_store *s, hg_store_visit_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&s->lock);

@@ -79,6 +79,12 @@ typedef bool (*hg_store_gone_fn)(const struct hg_stored_container *c, void *ctx)
 size_t hg_store_remove_if(struct hg_store *store, hg_store_gone_fn gone, void *ctx);
 
 typedef void (*hg_store_visit_fn)(const struct hg_stored_container *c, void *ctx);
+typedef void (*hg_store_denial_fn)(const struct hg_stored_container *c,
+				   const struct hg_stored_denial *sd, void *ctx);
+/* Calls fn, with the store locked, for the denial `id` of the origin's container (matched
+ * as hg_store_add matches it). Returns 0, or -ENOENT. */
+int hg_store_visit_denial(struct hg_store *store, const struct hg_origin *origin,
+			  const char *id, hg_store_denial_fn fn, void *ctx);
 /* Calls fn for every container with the store locked: fn must not call back into it. */
 void hg_store_foreach(struct hg_store *store, hg_store_visit_fn fn, void *ctx);
 void hg_store_get_stats(struct hg_store *store, struct hg_store_stats *out);
