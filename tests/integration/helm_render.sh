@@ -124,6 +124,15 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 	check "custom: pod metadata" "$C" "$DS"' | .spec.template | .spec.serviceAccountName == "custom-sa" and .metadata.annotations == {"team": "platform"}'
 fi
 
+# --- the opt-in role for CLI users ---
+printf 'rbac: {userRole: true}\n' >"$T/users-values.yaml"
+if render users -f "$T/users-values.yaml"; then
+	check "userRole: hgdiag-agent-user may get pods and their proxy, nothing more" "$T/users.json" \
+		'.[] | select(.kind == "ClusterRole" and .metadata.name == "hgdiag-agent-user") | .rules ==
+		 [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+		  {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}]'
+fi
+
 # --- NOTES.txt ---
 if "$RENDER" -namespace "$NS" -notes "$CHART" >"$T/notes.txt" 2>&1 \
 	&& grep -q "rollout status daemonset/hgdiag-agent" "$T/notes.txt" && ! grep -q "no value" "$T/notes.txt"; then
