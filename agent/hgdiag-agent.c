@@ -215,6 +215,8 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 	add_count(m->events_lost, &m->n_events_lost, "audit", audit_lost_n);
 	m->pods_tracked = -1;
 	m->kube_last_sync_age_seconds = -1;
+	if (hg_probe_ringbuf_usage(a->probe, &m->ringbuf_size_bytes, &m->ringbuf_used_bytes) < 0)
+		m->ringbuf_size_bytes = m->ringbuf_used_bytes = 0;
 	if (a->kube) {
 		struct hg_kube_stats ks;
 		struct hg_backlog_stats bs;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -21,6 +22,9 @@ struct last_count {
 struct hg_probe {
 	struct hgdiag_bpf *skel;
 	struct last_count *last;
+	/* The ring buffer's consumer and producer positions, mapped read-only: usage. */
+	const volatile unsigned long *rb_consumer, *rb_producer;
+	size_t page;
 	struct ring_buffer *rb;
 	hg_probe_event_fn fn;
 	void *ctx;
@@ -80,6 +84,34 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, len, fmt, ap);
 	va_end(ap);
+}
+
+/* Best effort: without the mappings the usage is simply not reported. */
+static void map_positions(struct hg_probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.events);
+	void *c = mmap(NULL, p->page, PROT_READ, MAP_SHARED, fd, 0);
+	void *q = mmap(NULL, p->page, PROT_READ, MAP_SHARED, fd, (off_t)p->page);
+	if (c == MAP_FAILED || q == MAP_FAILED) {
+		if (c != MAP_FAILED)
+			munmap(c, p->page);
+		if (q != MAP_FAILED)
+			munmap(q, p->page);
+		return;
+	}
+	p->rb_consumer = c;
+	p->rb_producer = q;
+}
+
+int hg_probe_ringbuf_usage(struct hg_probe *p, uint64_t *size, uint64_t *used)
+{
+	if (!p->rb_consumer || !p->rb_producer)
+		return -ENODATA;
+	*size = bpf_map__max_entries(p->skel->maps.events);
+	uint64_t cons = __atomic_load_n(p->rb_consumer, __ATOMIC_ACQUIRE);
+	uint64_t prod = __atomic_load_n(p->rb_producer, __ATOMIC_ACQUIRE);
+	*used = prod > cons ? prod - cons : 0;
+	return 0;
 }
 
 int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
@@ -159,6 +191,8 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 		set_msg(msg, msg_len, "cannot open the ring buffer: %s", strerror(-r));
 		goto fail;
 	}
+	p->page = (size_t)sysconf(_SC_PAGESIZE);
+	map_positions(p);
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
 		r = p->ncpus ? p->ncpus : -EINVAL;
@@ -177,6 +211,10 @@ void hg_probe_close(struct hg_probe *p)
 {
 	if (!p)
 		return;
+	if (p->rb_consumer)
+		munmap((void *)p->rb_consumer, p->page);
+	if (p->rb_producer)
+		munmap((void *)p->rb_producer, p->page);
 	ring_buffer__free(p->rb);
 	hgdiag_bpf__destroy(p->skel);
 	free(p->last);

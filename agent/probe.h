@@ -44,6 +44,9 @@ int hg_probe_consume(struct hg_probe *p);
 /* Calls fn with the exact total (summed over CPUs) of every key whose total changed
  * since the previous call. */
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx);
+/* The ring buffer's size and the bytes written but not consumed yet. -ENODATA when the
+ * positions could not be mapped. */
+int hg_probe_ringbuf_usage(struct hg_probe *p, uint64_t *size, uint64_t *used);
 /* Sums the per-CPU stats array (enum hg_stat). */
 int hg_probe_read_stats(struct hg_probe *p, uint64_t out[HG_STAT_MAX]);
 /* Whether a hook is attached. */
