@@ -93,7 +93,7 @@ $(BUILD)/hgdiag-agent: $(BUILD)/obj/hgdiag-agent.o $(LIB)
 $(BUILD)/hgdiag: $(BUILD)/obj/hgdiag.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(CHECK_LIBS) $(LDLIBS) -o $@
 

@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -846,9 +847,5 @@ int main(void)
 			tcase_add_test(tc, cases[i].tests[j]);
 		suite_add_tcase(s, tc);
 	}
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

@@ -1,6 +1,7 @@
 /* Audit parser, AppArmor rules, and the two readers (netlink against the real kernel,
  * file follower in a temp dir). */
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -675,9 +676,5 @@ int main(void)
 	tcase_add_test(tc, file_from_end_skips_old_lines);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

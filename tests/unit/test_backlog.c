@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +103,5 @@ int main(void)
 	tcase_add_test(tc, push_drain_in_order_and_overflow);
 	tcase_add_test(tc, expire_old_entries);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

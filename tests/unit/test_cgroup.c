@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -309,9 +310,5 @@ int main(void)
 	tcase_add_test(live, origin_of_live_pid_in_kubepods_cgroup);
 	tcase_add_test(live, path_from_id_errors);
 	suite_add_tcase(s, live);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

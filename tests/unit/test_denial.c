@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <stdlib.h>
 #include "denial.h"
@@ -20,9 +21,5 @@ int main(void)
 	TCase *tc = tcase_create("names");
 	tcase_add_test(tc, kind_names_round_trip);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,10 +349,7 @@ int main(void)
 	tcase_add_test(tc, kubernetes_lookup);
 	tcase_add_test(tc, listen_errors);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int status = hg_check_run(s);
 	curl_global_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return status;
 }

@@ -1,5 +1,6 @@
 /* The pod watcher against the API server double (tests/kube-double), in-process. */
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -580,10 +581,7 @@ int main(void)
 	tcase_set_timeout(big, 300);
 	tcase_add_test(big, ten_thousand_pods);
 	suite_add_tcase(s, big);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int status = hg_check_run(s);
 	curl_global_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return status;
 }

@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,9 +210,5 @@ int main(void)
 	tcase_add_test(tc, reason_never_path);
 	tcase_add_test(tc, promtool_accepts_output);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

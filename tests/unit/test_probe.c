@@ -1,5 +1,6 @@
 /* The probe against the real kernel: load, attach, provoke, read records and counts. */
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
@@ -222,9 +223,5 @@ int main(void)
 	tcase_add_test(tc, own_failures_are_ignored);
 	tcase_add_test(tc, not_root_is_a_clear_error);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }

@@ -1,4 +1,5 @@
 #include <check.h>
+#include "hg_check.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,9 +136,5 @@ int main(void)
 	tcase_add_test(tc, round_trip_and_counts_go_on);
 	tcase_add_test(tc, missing_and_malformed_files);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hg_check_run(s);
 }
