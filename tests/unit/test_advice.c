@@ -1,5 +1,6 @@
 #include <check.h>
 #include "hg_check.h"
+#include "fake_proc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,7 +15,6 @@
 
 /* ---- a fake /proc: <root>/<pid>/status, <root>/<pid>/root/..., <root>/<pid>/exe ---- */
 
-static char proc_root[PATH_MAX];
 static char profile_path[PATH_MAX];
 static struct hg_advice_env env;
 static struct hg_stored_denial denials[16];
@@ -29,43 +29,9 @@ static const char root_no_nnp[] =
 	"CapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\n"
 	"CapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\n";
 
-static void sh(const char *fmt, const char *arg)
-{
-	char cmd[2 * PATH_MAX];
-	snprintf(cmd, sizeof(cmd), fmt, proc_root, arg);
-	ck_assert_msg(system(cmd) == 0, "%s", cmd);
-}
-
-static void mkdirs(const char *rel)
-{
-	sh("mkdir -p '%s/%s'", rel);
-}
-
-static void put(const char *rel, const char *content, mode_t mode)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", rel);
-	*strrchr(dir, '/') = '\0';
-	mkdirs(dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
-static void link_at(const char *target, const char *rel)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
-	ck_assert_int_eq(symlink(target, path), 0);
-}
-
 static void setup(void)
 {
-	strcpy(proc_root, "/tmp/hgdiag-advice-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(proc_root));
+	fake_proc_create("advice");
 	const char *root = getenv("HG_ROOT");
 	snprintf(profile_path, sizeof(profile_path), "%s/tests/data/seccomp-default.json",
 		 root ? root : ".");
@@ -78,7 +44,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	sh("rm -rf '%s'%s", "");
+	fake_proc_remove();
 }
 
 /* A live process 100 with the given status and an (empty) image root. */

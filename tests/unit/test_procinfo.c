@@ -1,5 +1,6 @@
 #include <check.h>
 #include "hg_check.h"
+#include "fake_proc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,44 +11,14 @@
 #include <unistd.h>
 #include "procinfo.h"
 
-static char proc_root[PATH_MAX];
-
-static void put(const char *rel, const char *content, mode_t mode)
-{
-	char path[PATH_MAX], dir[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
-	snprintf(dir, sizeof(dir), "mkdir -p '%s'", path);
-	*strrchr(dir, '/') = '\0';
-	strcat(dir, "'");
-	ck_assert_int_eq(system(dir), 0);
-	if (!content) {
-		ck_assert_int_eq(mkdir(path, 0755), 0);
-		return;
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
-static void link_at(const char *target, const char *rel)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
-	ck_assert_int_eq(symlink(target, path), 0);
-}
-
 static void setup(void)
 {
-	strcpy(proc_root, "/tmp/hgdiag-proc-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(proc_root));
+	fake_proc_create("proc");
 }
 
 static void teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", proc_root);
-	ck_assert_int_eq(system(cmd), 0);
+	fake_proc_remove();
 }
 
 static const char nonroot_status[] =
