@@ -1,24 +1,20 @@
 #!/usr/bin/env bash
 # The audit path end to end: recorded AppArmor lines (this kernel has no AppArmor) whose pid
-# is replaced by a live containerized process, fed through --audit-file, become apparmor
-# denials on that container with a rule suggestion; a real seccomp kill, seen both by the
-# kernel's audit record and by eBPF, is reported once, with source "audit".
+# is replaced by the pid of a live runc container set up like a hardened pod, fed through
+# --audit-file, become apparmor denials on that container with a rule suggestion; a real
+# SECCOMP_RET_KILL_PROCESS in a runc container, seen both by the kernel's audit record and
+# by eBPF, is reported once, with source "audit".
 . "$(dirname "$0")/../lib.sh"
-if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
-hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-POD=$(cat /proc/sys/kernel/random/uuid); ID=$(hexid)
-CGDIR="$CG2/kubepods/besteffort/pod$POD/$ID"
-mkdir -p "$CGDIR"
-hg_on_exit "rmdir '$CGDIR' '$CG2/kubepods/besteffort/pod$POD'"
+. "$(dirname "$0")/../runc-lib.sh"
 
 : >"$T/audit.log"
 hg_start_agent --audit-file "$T/audit.log" || exit 1
 
-# a live process in the container's cgroup
-bash -c 'echo $$ > "$0/cgroup.procs" && exec "$1" sleep 60' "$CGDIR" "$PROVOKE" &
-live=$!
-hg_on_exit "kill $live"
-for _ in $(seq 50); do grep -q "$CGDIR" /proc/$live/cgroup 2>/dev/null || grep -q "$ID" /proc/$live/cgroup && break; sleep 0.05; done
+hg_runc_spec app distroless
+hg_runc_args app /usr/bin/provoke sleep 60
+ID=$(hg_runc_id app)
+hg_runc_start app || { fail "runc run: $(cat "$T/bundles/app/err")"; hg_done; exit 1; }
+live=$(hg_runc_pid app)
 
 samples=$HG_ROOT/tests/data/audit-samples.log
 # kernel printk shape: mkdir of /var/lib/foo refused by profile snap.foo.bar
@@ -40,13 +36,19 @@ hg_expect "rule suggestion for the capability" "$c" '[.suggestions[] | select(.k
 curl -s "$HG_AGENT_URL/metrics" | grep -q '^hgdiag_events_lost_total{source="audit"} [1-9]' \
 	&& pass "malformed audit line counted as lost" || fail "malformed audit line not counted"
 
-# a real seccomp kill inside the container's cgroup: audit netlink + eBPF, one denial
+hg_runc_stop app
+
+# a real seccomp kill in a runc container: audit netlink + eBPF, one denial
 if grep -q "audit netlink unavailable" "$T/agent.err"; then
 	fail "audit netlink unavailable: $(grep 'audit netlink' "$T/agent.err")"
 else
-	( bash -c 'echo $$ > "$0/cgroup.procs" && exec "$1" seccomp-kill getpgid' "$CGDIR" "$PROVOKE" ) >/dev/null 2>&1 || true
+	hg_runc_spec killed distroless
+	hg_runc_args killed /usr/bin/provoke seccomp-kill getpgid
+	KID=$(hg_runc_id killed)
+	hg_runc_run killed
+	[ "$HG_RUNC_RC" -ne 0 ] && pass "the container died of its seccomp kill (exit $HG_RUNC_RC)" || fail "container survived: $HG_RUNC_OUT"
 	for _ in $(seq 150); do
-		c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$ID\") | [.denials[] | select(.syscall == \"getpgid\")]")
+		c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$KID\") | [.denials[] | select(.syscall == \"getpgid\")]")
 		[ "$(echo "$c" | jq -r '.[0].source // empty')" = audit ] && break
 		sleep 0.1
 	done
