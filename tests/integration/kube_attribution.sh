@@ -140,7 +140,20 @@ echo "$m" | grep -q '^hgdiag_pods_tracked [1-9]' && pass "hgdiag_pods_tracked co
 
 hg_stop_agent && pass "clean exit" || fail "exit status"
 
-# 5. bad configuration: one clear line, non-zero exit
+# 5. API server down from the start: the agent runs, sees denials, and says why it is not ready
+sed "s|server: .*|server: http://127.0.0.1:1|" "$T/kubeconfig" >"$T/down-kubeconfig"
+hg_start_agent --kubeconfig "$T/down-kubeconfig" --node-name node-a || exit 1
+sleep 1
+code=$(curl -s -o "$T/ready" -w '%{http_code}' "$HG_AGENT_URL/readyz")
+[ "$code" = 503 ] && grep -q "pod list" "$T/ready" && pass "API server down: /readyz 503 naming the pod list" \
+	|| fail "API server down: /readyz $code $(cat "$T/ready")"
+[ "$(curl -s "$HG_AGENT_URL/healthz")" = ok ] && pass "API server down: /healthz ok" || fail "healthz"
+"$PROVOKE" touch "$T/ro/while-api-down" >/dev/null
+l=$(hg_wait_denial ".path == \"$T/ro/while-api-down\"")
+hg_expect "API server down: host denials still reported" "$l" '.kind == "readonly_fs"'
+hg_stop_agent && pass "API server down: clean exit" || fail "exit status"
+
+# 6. bad configuration: one clear line, non-zero exit
 printf 'apiVersion: v1\nclusters: [\n' >"$T/bad-kubeconfig"
 out=$("$AGENT" --kubeconfig "$T/bad-kubeconfig" --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
 [ $rc -ne 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q kubeconfig \
