@@ -1,7 +1,7 @@
 /* The advice engine. For each denial: decide what refused it, whether an existing chart
  * knob covers it, then the narrowest change that works. A change the kernel would ignore
  * (a capability for a non-root process) is marked effective:false and paired with one
- * that works. See ../shared/domain.md for the facts encoded here. */
+ * that works. See docs/domain.md for the facts encoded here. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* The advice engine: a container's denials → the minimal changes that actually work
- * (suggestion objects of ../shared/contract.md). */
+ * (suggestion objects of docs/contract.md). */
 #ifndef HGDIAG_ADVICE_H
 #define HGDIAG_ADVICE_H
 

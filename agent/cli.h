@@ -1,4 +1,4 @@
-/* The hgdiag CLI (../shared/contract.md, "hgdiag (CLI)"): argument parsing, the agent
+/* The hgdiag CLI (docs/contract.md, "hgdiag (CLI)"): argument parsing, the agent
  * client, and the renderers (text report, YAML snippets, list table). hgdiag.c is only
  * main(); everything here is callable in-process by the tests. */
 #ifndef HGDIAG_CLI_H

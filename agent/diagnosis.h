@@ -1,4 +1,4 @@
-/* The diagnosis documents of ../shared/contract.md, built from the store: one pod
+/* The diagnosis documents of docs/contract.md, built from the store: one pod
  * (GET /v1/pods/{ns}/{name}) and the whole node (GET /v1/denials). */
 #ifndef HGDIAG_DIAGNOSIS_H
 #define HGDIAG_DIAGNOSIS_H

@@ -1,4 +1,4 @@
-/* The agent's HTTP API (../shared/contract.md, "HTTP routes") on libmicrohttpd.
+/* The agent's HTTP API (docs/contract.md, "HTTP routes") on libmicrohttpd.
  * The server runs in its own threads: a slow client never blocks the event loop.
  * Every callback below is called from those threads and must be thread-safe. */
 #ifndef HGDIAG_HTTP_H

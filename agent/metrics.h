@@ -1,5 +1,5 @@
 /* Prometheus text exposition (format 0.0.4) of the store and of the agent's own health.
- * Metric names are promises of ../shared/contract.md; series of hgdiag_denials_total are
+ * Metric names are promises of docs/contract.md; series of hgdiag_denials_total are
  * capped so a noisy node cannot blow up the scraper. */
 #ifndef HGDIAG_METRICS_H
 #define HGDIAG_METRICS_H

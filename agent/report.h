@@ -1,4 +1,4 @@
-/* JSON documents of ../shared/contract.md: denial, container, pod diagnosis. One writer
+/* JSON documents of docs/contract.md: denial, container, pod diagnosis. One writer
  * serves the HTTP API, the standalone JSON log and the CLI. */
 #ifndef HGDIAG_REPORT_H
 #define HGDIAG_REPORT_H
