@@ -114,6 +114,16 @@ int hg_probe_ringbuf_usage(struct hg_probe *p, uint64_t *size, uint64_t *used)
 	return 0;
 }
 
+static bool name_in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+			return true;
+	}
+	return false;
+}
+
 int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 		  hg_probe_event_fn fn, void *ctx, char *msg, size_t msg_len)
 {
@@ -147,11 +157,15 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 		goto fail;
 	}
 	p->skel->rodata->self_tgid = opts ? opts->self_tgid : 0;
-	/* Feature probe: a tracepoint exists when the kernel's BTF has its btf_trace_ type. */
+	/* Feature probe: a tracepoint exists when the kernel's BTF has its btf_trace_ type.
+	 * HGDIAG_DISABLE_HOOKS=cap_capable,... acts as if the kernel lacked them (to check
+	 * how the agent degrades on older kernels). */
+	const char *disabled = getenv("HGDIAG_DISABLE_HOOKS");
 	for (int h = 0; h < HG_HOOK_MAX; h++) {
 		char tname[64];
 		snprintf(tname, sizeof(tname), "btf_trace_%s", hook_tracepoints[h]);
-		p->hooks[h] = btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) > 0;
+		p->hooks[h] = btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) > 0 &&
+			      !name_in_list(disabled, hook_tracepoints[h]);
 		if (!p->hooks[h])
 			bpf_program__set_autoload(hook_prog(p->skel, h), false);
 	}
