@@ -10,7 +10,7 @@ struct hg_store {
 	pthread_mutex_t lock;
 	struct hg_store_limits limits;
 	struct hg_stored_container *containers;
-	size_t n_containers;
+	size_t n_containers, containers_cap;
 	struct hg_store_stats stats;
 };
 
@@ -37,6 +37,29 @@ void hg_store_free(struct hg_store *s)
 	free(s->containers);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* Room for one more element in *arr (n used, *cap allocated): doubles when full. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return 0;
+	size_t want = *cap ? *cap * 2 : first;
+	void *p = realloc(*arr, want * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = want;
+	return 0;
+}
+
+/* The denial `id` of a container, or NULL. */
+static struct hg_stored_denial *find_by_id(struct hg_stored_container *c, const char *id)
+{
+	for (size_t i = 0; c && i < c->n_denials; i++)
+		if (strcmp(c->denials[i].id, id) == 0)
+			return &c->denials[i];
+	return NULL;
 }
 
 /* A container is its cgroup; audit records (no cgroup id) match on container id. */
@@ -89,13 +112,9 @@ static struct hg_stored_container *get_container(struct hg_store *s, const struc
 		c->origin = *o;
 		return c;
 	}
-	if ((s->n_containers & (s->n_containers - 1)) == 0) {
-		size_t cap = s->n_containers ? s->n_containers * 2 : 8;
-		void *p = realloc(s->containers, cap * sizeof(*s->containers));
-		if (!p)
-			return NULL;
-		s->containers = p;
-	}
+	if (reserve((void **)&s->containers, &s->containers_cap, s->n_containers,
+		    sizeof(*s->containers), 8) < 0)
+		return NULL;
 	c = &s->containers[s->n_containers++];
 	memset(c, 0, sizeof(*c));
 	c->origin = *o;
@@ -195,14 +214,10 @@ int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_
 		r = -ENOSPC;
 		goto out;
 	} else {
-		if ((c->n_denials & (c->n_denials - 1)) == 0) {
-			size_t cap = c->n_denials ? c->n_denials * 2 : 4;
-			void *p = realloc(c->denials, cap * sizeof(*c->denials));
-			if (!p) {
-				r = -ENOMEM;
-				goto out;
-			}
-			c->denials = p;
+		if (reserve((void **)&c->denials, &c->denials_cap, c->n_denials,
+			    sizeof(*c->denials), 4) < 0) {
+			r = -ENOMEM;
+			goto out;
 		}
 		sd = &c->denials[c->n_denials++];
 		memset(sd, 0, sizeof(*sd));
@@ -258,10 +273,8 @@ int hg_store_restore(struct hg_store *s, const struct hg_stored_container *src,
 		return r;
 	pthread_mutex_lock(&s->lock);
 	struct hg_stored_container *c = find_container(s, &src->origin);
-	for (size_t i = 0; c && i < c->n_denials; i++) {
-		struct hg_stored_denial *sd = &c->denials[i];
-		if (strcmp(sd->id, id) != 0)
-			continue;
+	struct hg_stored_denial *sd = find_by_id(c, id);
+	if (sd) {
 		if (r == 1) {
 			sd->count = saved->count;
 			sd->base_count = saved->count;
@@ -276,7 +289,6 @@ int hg_store_restore(struct hg_store *s, const struct hg_stored_container *src,
 			c->first_seen_ns = saved->first_seen_ns;
 		if (saved->last_seen_ns > c->last_seen_ns)
 			c->last_seen_ns = saved->last_seen_ns;
-		break;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -285,18 +297,12 @@ int hg_store_restore(struct hg_store *s, const struct hg_stored_container *src,
 int hg_store_set_hint(struct hg_store *s, const struct hg_origin *o, const char *id,
 		      const char *hint)
 {
-	int r = -ENOENT;
 	pthread_mutex_lock(&s->lock);
-	struct hg_stored_container *c = find_container(s, o);
-	for (size_t i = 0; c && i < c->n_denials; i++) {
-		if (strcmp(c->denials[i].id, id) == 0) {
-			snprintf(c->denials[i].hint, sizeof(c->denials[i].hint), "%s", hint);
-			r = 0;
-			break;
-		}
-	}
+	struct hg_stored_denial *sd = find_by_id(find_container(s, o), id);
+	if (sd)
+		snprintf(sd->hint, sizeof(sd->hint), "%s", hint);
 	pthread_mutex_unlock(&s->lock);
-	return r;
+	return sd ? 0 : -ENOENT;
 }
 
 void hg_store_set_pod(struct hg_store *s, const char *container_id, const char *ns,
@@ -338,17 +344,13 @@ size_t hg_store_remove_if(struct hg_store *s, hg_store_gone_fn gone, void *ctx)
 int hg_store_visit_denial(struct hg_store *s, const struct hg_origin *o, const char *id,
 			  hg_store_denial_fn fn, void *ctx)
 {
-	int r = -ENOENT;
 	pthread_mutex_lock(&s->lock);
 	struct hg_stored_container *c = find_container(s, o);
-	for (size_t i = 0; c && i < c->n_denials; i++)
-		if (strcmp(c->denials[i].id, id) == 0) {
-			fn(c, &c->denials[i], ctx);
-			r = 0;
-			break;
-		}
+	struct hg_stored_denial *sd = find_by_id(c, id);
+	if (sd)
+		fn(c, sd, ctx);
 	pthread_mutex_unlock(&s->lock);
-	return r;
+	return sd ? 0 : -ENOENT;
 }
 
 void hg_store_foreach(struct hg_store *s, hg_store_visit_fn fn, void *ctx)

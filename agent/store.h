@@ -24,7 +24,7 @@ struct hg_stored_container {
 	uint32_t last_pid;        /* a pid seen in the container, for /proc reads */
 	uint64_t first_seen_ns, last_seen_ns;
 	struct hg_stored_denial *denials;
-	size_t n_denials;
+	size_t n_denials, denials_cap;
 };
 
 struct hg_store_limits {
