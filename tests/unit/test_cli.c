@@ -400,18 +400,21 @@ START_TEST(cli_not_found)
 }
 END_TEST
 
+/* `hgdiag list -A` over the fixture store: direct and kubeconfig mode print the same. */
+static const char LIST_ALL_TABLE[] =
+	"NAMESPACE   POD     CONTAINER      KIND          REASON                 COUNT   LAST-SEEN\n"
+	"shop        web-0   nginx          readonly_fs   mkdir                  3       2026-11-29T10:00:04Z\n"
+	"shop        web-0   nginx          capability    CAP_NET_BIND_SERVICE   1       2026-11-29T10:00:01Z\n"
+	"shop        api-1   api            seccomp       ptrace                 2       2026-11-29T10:00:00Z\n"
+	"-           -       0123456789ab   readonly_fs   openat                 5       2026-11-29T10:00:00Z\n"
+	"-           -       0123456789ab   readonly_fs   openat                 1       2026-11-29T10:00:00Z\n"
+	"-           -       cron.service   permission    openat                 1       2026-11-29T10:00:00Z\n";
+
 START_TEST(cli_list)
 {
 	char *out, *err;
 	ck_assert_int_eq(run(&out, &err, "list", "-A", "--agent", agent_url, NULL, NULL, NULL), 0);
-	ck_assert_str_eq(out,
-		"NAMESPACE   POD     CONTAINER      KIND          REASON                 COUNT   LAST-SEEN\n"
-		"shop        web-0   nginx          readonly_fs   mkdir                  3       2026-11-29T10:00:04Z\n"
-		"shop        web-0   nginx          capability    CAP_NET_BIND_SERVICE   1       2026-11-29T10:00:01Z\n"
-		"shop        api-1   api            seccomp       ptrace                 2       2026-11-29T10:00:00Z\n"
-		"-           -       0123456789ab   readonly_fs   openat                 5       2026-11-29T10:00:00Z\n"
-		"-           -       0123456789ab   readonly_fs   openat                 1       2026-11-29T10:00:00Z\n"
-		"-           -       cron.service   permission    openat                 1       2026-11-29T10:00:00Z\n");
+	ck_assert_str_eq(out, LIST_ALL_TABLE);
 	free(out);
 	free(err);
 
@@ -726,14 +729,7 @@ START_TEST(kube_list)
 
 	/* Every agent (node-a: the fixture, node-d: nothing) merged; same table as direct. */
 	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
-	ck_assert_str_eq(out,
-		"NAMESPACE   POD     CONTAINER      KIND          REASON                 COUNT   LAST-SEEN\n"
-		"shop        web-0   nginx          readonly_fs   mkdir                  3       2026-11-29T10:00:04Z\n"
-		"shop        web-0   nginx          capability    CAP_NET_BIND_SERVICE   1       2026-11-29T10:00:01Z\n"
-		"shop        api-1   api            seccomp       ptrace                 2       2026-11-29T10:00:00Z\n"
-		"-           -       0123456789ab   readonly_fs   openat                 5       2026-11-29T10:00:00Z\n"
-		"-           -       0123456789ab   readonly_fs   openat                 1       2026-11-29T10:00:00Z\n"
-		"-           -       cron.service   permission    openat                 1       2026-11-29T10:00:00Z\n");
+	ck_assert_str_eq(out, LIST_ALL_TABLE);
 	ck_assert_str_eq(err, "");
 	free(out);
 	free(err);
