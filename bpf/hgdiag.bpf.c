@@ -651,7 +651,11 @@ int BPF_PROG(hg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	struct scratch *sc;
 	struct task_mark *m;
 
-	if (sig != SIGSYS || info->si_code != SYS_SECCOMP || task != t)
+	/* info may be SEND_SIG_NOINFO (0) or SEND_SIG_PRIV (1), not a pointer: check it, then
+	 * read it with CO-RE reads (stricter verifiers reject a direct load). */
+	if (sig != SIGSYS || task != t || (unsigned long)info <= 1)
+		return 0;
+	if (BPF_CORE_READ(info, si_code) != SYS_SECCOMP)
 		return 0;
 	if (self_tgid && (bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
@@ -662,7 +666,7 @@ int BPF_PROG(hg_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	if (!sc)
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	long nr = info->_sifields._sigsys._syscall;
+	long nr = BPF_CORE_READ(info, _sifields._sigsys._syscall);
 	count_and_send(build_event(t, regs, nr, 0, HG_RAW_SIGSYS, 0, sc, SLOT_SIGNAL));
 	return 0;
 }
