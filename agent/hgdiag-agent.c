@@ -123,7 +123,43 @@ struct agent {
 	struct hg_backlog *backlog;
 	volatile int attached;
 	volatile int pods_changed;       /* set by the pod watcher, read by the event loop */
+	char degraded[1024];             /* hooks missing, one line each, for /readyz (set once) */
 };
+
+/* Says once per hook how it runs when not in its preferred form, or what its absence
+ * costs; keeps the degraded hooks' sentences for /readyz. */
+static void report_hooks(struct agent *a)
+{
+	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
+	int n = hg_probe_hook_forms(a->probe, forms, HG_HOOK_FORMS_MAX);
+	size_t used = 0;
+
+	for (int h = 0; h < HG_HOOK_MAX; h++) {
+		const char *form = hg_probe_hook_form(a->probe, h);
+		char why[512] = "";
+		size_t wl = 0;
+		for (int i = 0; i < n; i++) {
+			if (forms[i].hook != (enum hg_hook)h || !forms[i].reason[0])
+				continue;
+			wl += (size_t)snprintf(why + wl, wl < sizeof(why) ? sizeof(why) - wl : 0, "%s%s",
+					       wl ? "; " : "", forms[i].reason);
+			if (wl >= sizeof(why))
+				break;
+		}
+		if (form && why[0]) {
+			fprintf(stderr, "hgdiag-agent: hook %s runs as %s (%s)\n", hg_hook_name(h), form, why);
+		} else if (!form) {
+			fprintf(stderr, "hgdiag-agent: hook %s unavailable (%s): %s\n", hg_hook_name(h), why,
+				hg_hook_cost(h));
+			used += (size_t)snprintf(a->degraded + used,
+						 used < sizeof(a->degraded) ? sizeof(a->degraded) - used : 0,
+						 "degraded: hook %s unavailable: %s\n", hg_hook_name(h),
+						 hg_hook_cost(h));
+			if (used >= sizeof(a->degraded))
+				used = sizeof(a->degraded) - 1;
+		}
+	}
+}
 
 static const char *agent_ready(void *ctx)
 {
@@ -245,6 +281,14 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 			m->progs[i].run_cnt = ps[i].run_cnt;
 		}
 		m->n_progs = n > 0 ? (size_t)n : 0;
+	}
+	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
+	int nf = hg_probe_hook_forms(a->probe, forms, HG_HOOK_FORMS_MAX);
+	for (int i = 0; i < nf && i < HG_METRICS_HOOKS_MAX; i++) {
+		struct hg_hook_metric *hm = &m->hooks[m->n_hooks++];
+		snprintf(hm->hook, sizeof(hm->hook), "%s", hg_hook_name(forms[i].hook));
+		snprintf(hm->form, sizeof(hm->form), "%s", forms[i].form);
+		snprintf(hm->state, sizeof(hm->state), "%s", hg_hook_state_name(forms[i].state));
 	}
 }
 
@@ -384,10 +428,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: %s\n", msg[0] ? msg : strerror(-r));
 		goto out;
 	}
-	for (int h = 0; h < HG_HOOK_MAX; h++)
-		if (!hg_probe_has_hook(agent.probe, h))
-			fprintf(stderr, "hgdiag-agent: kernel has no tracepoint %s; its denials are not seen\n",
-				hg_hook_name(h));
+	report_hooks(&agent);
 	agent.pl.ebpf_sees_sigsys = hg_probe_has_hook(agent.probe, HG_HOOK_SIGNAL_GENERATE);
 	__atomic_store_n(&agent.attached, 1, __ATOMIC_RELEASE);
 
@@ -428,7 +469,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = store, .node_name = node_name,
-		.is_ready = agent_ready, .agent_metrics = agent_fill_metrics, .ctx = &agent,
+		.is_ready = agent_ready, .ready_notes = agent.degraded, .agent_metrics = agent_fill_metrics, .ctx = &agent,
 		.pod_lookup = agent.kube ? agent_pod_lookup : NULL,
 		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
 	};

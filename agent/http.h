@@ -23,6 +23,7 @@ struct hg_http_opts {
 	struct hg_store *store;
 	const char *node_name;
 	hg_http_ready_fn is_ready;          /* NULL: always ready */
+	const char *ready_notes;            /* lines after "ok" in /readyz (degraded hooks); fixed */
 	hg_http_metrics_fn agent_metrics;   /* NULL: store metrics only */
 	hg_http_pod_lookup_fn pod_lookup;   /* NULL: standalone, pods known from the store */
 	void *ctx;                          /* passed to the three callbacks */

@@ -245,6 +245,21 @@ static void write_agent(FILE *f, const struct hg_agent_metrics *a, const struct 
 		       "Bytes of the BPF ring buffer not yet consumed.");
 		fprintf(f, "hgdiag_ringbuf_used_bytes %" PRIu64 "\n", a->ringbuf_used_bytes);
 	}
+	if (a->n_hooks) {
+		size_t n = a->n_hooks < HG_METRICS_HOOKS_MAX ? a->n_hooks : HG_METRICS_HOOKS_MAX;
+		header(f, "hgdiag_probe_hooks", "gauge",
+		       "Each form of each probe hook and its state (1): active, unused, absent, "
+		       "disabled, rejected, attach_failed.");
+		for (size_t i = 0; i < n; i++) {
+			fputs("hgdiag_probe_hooks{hook=\"", f);
+			hg_metrics_write_label_value(f, a->hooks[i].hook);
+			fputs("\",form=\"", f);
+			hg_metrics_write_label_value(f, a->hooks[i].form);
+			fputs("\",state=\"", f);
+			hg_metrics_write_label_value(f, a->hooks[i].state);
+			fputs("\"} 1\n", f);
+		}
+	}
 	header(f, "hgdiag_backlog", "gauge", "Records waiting in user space to be processed.");
 	fprintf(f, "hgdiag_backlog %" PRIu64 "\n", a->backlog);
 	header(f, "hgdiag_backlog_max", "gauge", "Capacity of the user-space backlog.");

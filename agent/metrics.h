@@ -14,6 +14,7 @@
 #define HG_METRICS_SOURCES_MAX 16
 #define HG_METRICS_PROGS_MAX 32
 #define HG_METRICS_HTTP_MAX 64
+#define HG_METRICS_HOOKS_MAX 16
 
 /* One labelled counter value; `label` is copied, so the struct is self-contained. */
 struct hg_metric_count {
@@ -24,6 +25,13 @@ struct hg_metric_count {
 struct hg_bpf_prog_stat {
 	char name[32];            /* bpf_prog_info.name */
 	uint64_t run_time_ns, run_cnt;
+};
+
+/* One form of a probe hook and what became of it (hgdiag_probe_hooks). */
+struct hg_hook_metric {
+	char hook[24];            /* "cap_capable" */
+	char form[12];            /* "tp_btf", "fexit" */
+	char state[16];           /* "active", "absent", "rejected", ... */
 };
 
 struct hg_http_count {
@@ -49,6 +57,8 @@ struct hg_agent_metrics {
 	size_t n_progs;
 	struct hg_http_count http[HG_METRICS_HTTP_MAX];
 	size_t n_http;
+	struct hg_hook_metric hooks[HG_METRICS_HOOKS_MAX];
+	size_t n_hooks;
 };
 
 struct hg_metrics_opts {

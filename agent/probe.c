@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -29,43 +30,115 @@ struct hg_probe {
 	hg_probe_event_fn fn;
 	void *ctx;
 	int ncpus;
-	bool hooks[HG_HOOK_MAX];
+	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
+	int nforms;
 };
 
-static const char *const hook_tracepoints[HG_HOOK_MAX] = {
-	[HG_HOOK_SYS_ENTER] = "sys_enter",
-	[HG_HOOK_SYS_EXIT] = "sys_exit",
-	[HG_HOOK_CAP_CAPABLE] = "cap_capable",
-	[HG_HOOK_SIGNAL_GENERATE] = "signal_generate",
-	[HG_HOOK_PROCESS_EXIT] = "sched_process_exit",
+/* One table of hooks: each hook's forms in order of preference. A form is usable when the
+ * kernel's BTF has `btf_name` of `btf_kind` (a tracepoint's btf_trace_ typedef, a traced
+ * function); the first usable one that loads and attaches is used. */
+struct hook_form_def {
+	enum hg_hook hook;
+	const char *form;
+	const char *prog;          /* the program's name in bpf/hgdiag.bpf.c */
+	const char *btf_name;
+	int btf_kind;
+	int func_args;             /* for a traced function: its parameter count */
+};
+
+static const struct hook_form_def hook_forms[] = {
+	{ HG_HOOK_SYS_ENTER, "tp_btf", "hg_sys_enter", "btf_trace_sys_enter", BTF_KIND_TYPEDEF, 0 },
+	{ HG_HOOK_SYS_EXIT, "tp_btf", "hg_sys_exit", "btf_trace_sys_exit", BTF_KIND_TYPEDEF, 0 },
+	{ HG_HOOK_CAP_CAPABLE, "tp_btf", "hg_cap_capable", "btf_trace_cap_capable", BTF_KIND_TYPEDEF, 0 },
+	{ HG_HOOK_CAP_CAPABLE, "fexit", "hg_cap_capable_fexit", "cap_capable", BTF_KIND_FUNC, 4 },
+	{ HG_HOOK_SIGNAL_GENERATE, "tp_btf", "hg_signal_generate", "btf_trace_signal_generate",
+	  BTF_KIND_TYPEDEF, 0 },
+	{ HG_HOOK_PROCESS_EXIT, "tp_btf", "hg_sched_process_exit", "btf_trace_sched_process_exit",
+	  BTF_KIND_TYPEDEF, 0 },
+};
+#define N_HOOK_FORMS (int)(sizeof(hook_forms) / sizeof(hook_forms[0]))
+_Static_assert(N_HOOK_FORMS <= HG_HOOK_FORMS_MAX, "HG_HOOK_FORMS_MAX too small");
+
+static const struct {
+	const char *name;
+	bool required;
+	const char *cost;
+} hooks[HG_HOOK_MAX] = {
+	[HG_HOOK_SYS_ENTER] = { "sys_enter", true,
+		"seccomp refusals cannot be told apart from other errors" },
+	[HG_HOOK_SYS_EXIT] = { "sys_exit", true, "no denial is seen at all" },
+	[HG_HOOK_CAP_CAPABLE] = { "cap_capable", false,
+		"no capability names: a refused bind below 1024, chown or raw socket is reported "
+		"as a permission denial or not at all" },
+	[HG_HOOK_SIGNAL_GENERATE] = { "signal_generate", false,
+		"seccomp kills and traps (SIGSYS) are seen only through the audit stream" },
+	[HG_HOOK_PROCESS_EXIT] = { "sched_process_exit", false,
+		"binaries missing from the image (exec ENOENT) are not reported" },
+};
+
+static const char *const state_names[HG_HOOK_STATE_MAX] = {
+	[HG_HOOK_UNUSED] = "unused", [HG_HOOK_ACTIVE] = "active", [HG_HOOK_ABSENT] = "absent",
+	[HG_HOOK_DISABLED] = "disabled", [HG_HOOK_REJECTED] = "rejected",
+	[HG_HOOK_ATTACH_FAILED] = "attach_failed",
 };
 
 const char *hg_hook_name(enum hg_hook hook)
 {
-	return (unsigned)hook < HG_HOOK_MAX ? hook_tracepoints[hook] : "?";
+	return (unsigned)hook < HG_HOOK_MAX ? hooks[hook].name : "?";
 }
 
-static bool libbpf_verbose;
+const char *hg_hook_cost(enum hg_hook hook)
+{
+	return (unsigned)hook < HG_HOOK_MAX ? hooks[hook].cost : "?";
+}
+
+const char *hg_hook_state_name(enum hg_hook_state state)
+{
+	return (unsigned)state < HG_HOOK_STATE_MAX ? state_names[state] : "?";
+}
+
+/* libbpf's messages. Without -v they are kept, not printed: a form the kernel refuses is
+ * summarised in one line by the caller, never as a verifier dump. The last program libbpf
+ * failed to load and the verifier's last complaint are remembered. */
+static bool libbpf_verbose, loading;
+static char failed_prog[64];
+static char verifier_reason[160];
+
+static void remember_failure(const char *text)
+{
+	const char *p = strstr(text, "prog '");
+	if (p && strstr(p, "': failed to load")) {
+		p += 6;
+		size_t n = strcspn(p, "'");
+		snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(n < 63 ? n : 63), p);
+	}
+	/* The verifier log: its last line before "processed N insns" says what it refused. */
+	const char *end = strstr(text, "\nprocessed ");
+	if (strstr(text, "BEGIN PROG LOAD LOG") && end) {
+		const char *line = end;
+		while (line > text && line[-1] != '\n')
+			line--;
+		snprintf(verifier_reason, sizeof(verifier_reason), "%.*s", (int)(end - line), line);
+	}
+}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !libbpf_verbose)
-		return 0;
-	if (level == LIBBPF_INFO && !libbpf_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
+	char text[16384];
+	va_list copy;
+	va_copy(copy, ap);
+	vsnprintf(text, sizeof(text), fmt, copy);
+	va_end(copy);
+	if (level == LIBBPF_WARN)
+		remember_failure(text);
+	if (libbpf_verbose || (level == LIBBPF_WARN && !loading))
+		fprintf(stderr, "libbpf: %s", text);
+	return 0;
 }
 
-static struct bpf_program *hook_prog(struct hgdiag_bpf *skel, enum hg_hook hook)
+static struct bpf_program *prog_of(struct hgdiag_bpf *skel, const struct hook_form_def *d)
 {
-	switch (hook) {
-	case HG_HOOK_SYS_ENTER: return skel->progs.hg_sys_enter;
-	case HG_HOOK_SYS_EXIT: return skel->progs.hg_sys_exit;
-	case HG_HOOK_CAP_CAPABLE: return skel->progs.hg_cap_capable;
-	case HG_HOOK_SIGNAL_GENERATE: return skel->progs.hg_signal_generate;
-	case HG_HOOK_PROCESS_EXIT: return skel->progs.hg_sched_process_exit;
-	default: return NULL;
-	}
+	return bpf_object__find_program_by_name(skel->obj, d->prog);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -114,14 +187,145 @@ int hg_probe_ringbuf_usage(struct hg_probe *p, uint64_t *size, uint64_t *used)
 	return 0;
 }
 
-static bool name_in_list(const char *list, const char *name)
+/* HGDIAG_DISABLE_HOOKS=cap_capable,signal_generate:tp_btf,... acts as if the kernel lacked
+ * those hooks (a name) or forms (name:form), to check how the agent degrades. */
+static bool disabled_by_env(const char *list, const struct hook_form_def *d)
 {
-	size_t n = strlen(name);
+	char whole[64];
+	snprintf(whole, sizeof(whole), "%s:%s", hooks[d->hook].name, d->form);
 	for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
-		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+		size_t n = strcspn(p, ",");
+		if ((n == strlen(hooks[d->hook].name) && !strncmp(p, hooks[d->hook].name, n)) ||
+		    (n == strlen(whole) && !strncmp(p, whole, n)))
 			return true;
 	}
 	return false;
+}
+
+/* Whether the kernel's BTF has the form's tracepoint or function (with the expected
+ * parameter count: another signature would be read wrongly). */
+static bool kernel_has_form(const struct btf *vmlinux, const struct hook_form_def *d)
+{
+	int id = btf__find_by_name_kind(vmlinux, d->btf_name, d->btf_kind);
+	if (id <= 0)
+		return false;
+	if (d->btf_kind == BTF_KIND_FUNC) {
+		const struct btf_type *fn = btf__type_by_id(vmlinux, id);
+		const struct btf_type *proto = fn ? btf__type_by_id(vmlinux, fn->type) : NULL;
+		return proto && btf_vlen(proto) == d->func_args;
+	}
+	return true;
+}
+
+static bool btf_has_enum_value(const struct btf *btf, const char *type, const char *value)
+{
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	if (!t)
+		return false;
+	const struct btf_enum *e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (strcmp(btf__name_by_offset(btf, e[i].name_off), value) == 0)
+			return true;
+	return false;
+}
+
+/* The form each hook is to use in this attempt: its first form not ruled out yet. */
+static int pick_forms(struct hg_probe *p, int chosen[HG_HOOK_MAX])
+{
+	for (int h = 0; h < HG_HOOK_MAX; h++)
+		chosen[h] = -1;
+	for (int i = 0; i < N_HOOK_FORMS; i++) {
+		enum hg_hook h = hook_forms[i].hook;
+		bool usable = p->forms[i].state == HG_HOOK_UNUSED ||
+			      p->forms[i].state == HG_HOOK_ACTIVE;
+		if (usable && chosen[h] < 0)
+			chosen[h] = i;
+	}
+	return 0;
+}
+
+static void rule_out(struct hg_probe *p, int i, enum hg_hook_state state, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void rule_out(struct hg_probe *p, int i, enum hg_hook_state state, const char *fmt, ...)
+{
+	va_list ap;
+	p->forms[i].state = state;
+	va_start(ap, fmt);
+	vsnprintf(p->forms[i].reason, sizeof(p->forms[i].reason), fmt, ap);
+	va_end(ap);
+}
+
+/* One sentence for a required hook no form of which the kernel has or accepts. */
+static void required_missing(struct hg_probe *p, enum hg_hook h, char *msg, size_t len)
+{
+	const char *why = "";
+	for (int i = 0; i < N_HOOK_FORMS; i++)
+		if (hook_forms[i].hook == h && p->forms[i].reason[0])
+			why = p->forms[i].reason;
+	set_msg(msg, len, "the kernel cannot run the required hook %s (%s): hgdiag needs a kernel "
+		"with BTF tracepoints (tp_btf, Linux 5.17 or newer)", hooks[h].name, why);
+}
+
+/* One attempt: open, load the chosen forms, attach them. On failure the form to blame is
+ * ruled out and -EAGAIN asks for another attempt. */
+static int try_load(struct hg_probe *p, const struct hg_probe_opts *opts, char *msg, size_t len)
+{
+	int chosen[HG_HOOK_MAX], r;
+
+	pick_forms(p, chosen);
+	for (int h = 0; h < HG_HOOK_MAX; h++)
+		if (chosen[h] < 0 && hooks[h].required) {
+			required_missing(p, h, msg, len);
+			return -ENOTSUP;
+		}
+	p->skel = hgdiag_bpf__open();
+	if (!p->skel) {
+		r = -errno;
+		set_msg(msg, len, "cannot open the BPF object: %s", strerror(-r));
+		return r;
+	}
+	p->skel->rodata->self_tgid = opts ? opts->self_tgid : 0;
+	for (int i = 0; i < N_HOOK_FORMS; i++)
+		bpf_program__set_autoload(prog_of(p->skel, &hook_forms[i]),
+					  chosen[hook_forms[i].hook] == i);
+	failed_prog[0] = verifier_reason[0] = 0;
+	loading = true;
+	r = hgdiag_bpf__load(p->skel);
+	loading = false;
+	if (r) {
+		for (int i = 0; i < N_HOOK_FORMS; i++) {
+			if (chosen[hook_forms[i].hook] != i || strcmp(failed_prog, hook_forms[i].prog))
+				continue;
+			rule_out(p, i, HG_HOOK_REJECTED, "%s/%s refused by the kernel: %s",
+				 hook_forms[i].form, hooks[hook_forms[i].hook].name,
+				 verifier_reason[0] ? verifier_reason : strerror(-r));
+			return -EAGAIN;
+		}
+		set_msg(msg, len, "cannot load the BPF programs: %s (run with -v for the verifier log)",
+			strerror(-r));
+		return r;
+	}
+	for (int h = 0; h < HG_HOOK_MAX; h++) {
+		int i = chosen[h];
+		if (i < 0)
+			continue;
+		struct bpf_program *prog = prog_of(p->skel, &hook_forms[i]);
+		struct bpf_link *link = bpf_program__attach(prog);
+		if (!link) {
+			r = -errno;
+			rule_out(p, i, HG_HOOK_ATTACH_FAILED, "%s/%s could not be attached: %s",
+				 hook_forms[i].form, hooks[h].name, strerror(-r));
+			return -EAGAIN;
+		}
+		/* The skeleton owns and destroys the links: keep ours with it. */
+		for (int k = 0; k < p->skel->skeleton->prog_cnt; k++)
+			if (*p->skel->skeleton->progs[k].prog == prog)
+				*p->skel->skeleton->progs[k].link = link;
+		p->forms[i].state = HG_HOOK_ACTIVE;
+		p->forms[i].reason[0] = 0;
+	}
+	return 0;
 }
 
 int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
@@ -137,7 +341,18 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 	}
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux) {
-		set_msg(msg, msg_len, "kernel BTF (/sys/kernel/btf/vmlinux) is not available");
+		set_msg(msg, msg_len, "kernel BTF (/sys/kernel/btf/vmlinux) is not available: hgdiag "
+			"needs a kernel built with CONFIG_DEBUG_INFO_BTF");
+		return -ENOTSUP;
+	}
+	/* The path walk needs bpf_loop (5.17), which comes after everything else the probe
+	 * needs (task storage for tracing programs 5.11, bpf_task_pt_regs 5.15): one test. */
+	if (!btf_has_enum_value(vmlinux, "bpf_func_id", "BPF_FUNC_loop")) {
+		struct utsname u;
+		uname(&u);
+		set_msg(msg, msg_len, "this kernel (%s) has no bpf_loop BPF helper: hgdiag needs "
+			"Linux 5.17 or newer", u.release);
+		btf__free(vmlinux);
 		return -ENOTSUP;
 	}
 	p = calloc(1, sizeof(*p));
@@ -150,55 +365,30 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 	libbpf_verbose = opts && opts->verbose;
 	libbpf_set_print(libbpf_print);
 
-	p->skel = hgdiag_bpf__open();
-	if (!p->skel) {
-		r = -errno;
-		set_msg(msg, msg_len, "cannot open the BPF object: %s", strerror(-r));
-		goto fail;
-	}
-	p->skel->rodata->self_tgid = opts ? opts->self_tgid : 0;
-	/* Feature probe: a tracepoint exists when the kernel's BTF has its btf_trace_ type.
-	 * HGDIAG_DISABLE_HOOKS=cap_capable,... acts as if the kernel lacked them (to check
-	 * how the agent degrades on older kernels). */
 	const char *disabled = getenv("HGDIAG_DISABLE_HOOKS");
-	for (int h = 0; h < HG_HOOK_MAX; h++) {
-		char tname[64];
-		snprintf(tname, sizeof(tname), "btf_trace_%s", hook_tracepoints[h]);
-		p->hooks[h] = btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) > 0 &&
-			      !name_in_list(disabled, hook_tracepoints[h]);
-		if (!p->hooks[h])
-			bpf_program__set_autoload(hook_prog(p->skel, h), false);
+	p->nforms = N_HOOK_FORMS;
+	for (int i = 0; i < N_HOOK_FORMS; i++) {
+		const struct hook_form_def *d = &hook_forms[i];
+		p->forms[i].hook = d->hook;
+		p->forms[i].form = d->form;
+		if (disabled_by_env(disabled, d))
+			rule_out(p, i, HG_HOOK_DISABLED, "%s/%s disabled by HGDIAG_DISABLE_HOOKS",
+				 d->form, hooks[d->hook].name);
+		else if (!kernel_has_form(vmlinux, d))
+			rule_out(p, i, HG_HOOK_ABSENT, "this kernel has no %s %s", d->form,
+				 hooks[d->hook].name);
 	}
-	if (!p->hooks[HG_HOOK_SYS_EXIT] || !p->hooks[HG_HOOK_SYS_ENTER]) {
-		set_msg(msg, msg_len, "the kernel has no sys_enter/sys_exit BTF tracepoints");
-		r = -ENOTSUP;
+	btf__free(vmlinux);
+	/* Each failed attempt rules one form out, so this ends. */
+	for (int attempt = 0; attempt <= N_HOOK_FORMS; attempt++) {
+		r = try_load(p, opts, msg, msg_len);
+		if (r != -EAGAIN)
+			break;
+		hgdiag_bpf__destroy(p->skel);
+		p->skel = NULL;
+	}
+	if (r < 0)
 		goto fail;
-	}
-	r = hgdiag_bpf__load(p->skel);
-	if (r) {
-		set_msg(msg, msg_len, "cannot load the BPF programs: %s (run with -v for the verifier log)",
-			strerror(-r));
-		goto fail;
-	}
-	for (int h = 0; h < HG_HOOK_MAX; h++) {
-		if (!p->hooks[h])
-			continue;
-		struct bpf_link *link = bpf_program__attach(hook_prog(p->skel, h));
-		if (!link) {
-			r = -errno;
-			set_msg(msg, msg_len, "cannot attach tp_btf/%s: %s", hook_tracepoints[h],
-				strerror(-r));
-			goto fail;
-		}
-		/* The skeleton owns and destroys the links. */
-		switch (h) {
-		case HG_HOOK_SYS_ENTER: p->skel->links.hg_sys_enter = link; break;
-		case HG_HOOK_SYS_EXIT: p->skel->links.hg_sys_exit = link; break;
-		case HG_HOOK_CAP_CAPABLE: p->skel->links.hg_cap_capable = link; break;
-		case HG_HOOK_SIGNAL_GENERATE: p->skel->links.hg_signal_generate = link; break;
-		case HG_HOOK_PROCESS_EXIT: p->skel->links.hg_sched_process_exit = link; break;
-		}
-	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_record, p, NULL);
 	if (!p->rb) {
 		r = -errno;
@@ -212,11 +402,9 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 		r = p->ncpus ? p->ncpus : -EINVAL;
 		goto fail;
 	}
-	btf__free(vmlinux);
 	*out = p;
 	return 0;
 fail:
-	btf__free(vmlinux);
 	hg_probe_close(p);
 	return r;
 }
@@ -347,7 +535,22 @@ int hg_probe_read_stats(struct hg_probe *p, uint64_t out[HG_STAT_MAX])
 
 bool hg_probe_has_hook(const struct hg_probe *p, enum hg_hook hook)
 {
-	return (unsigned)hook < HG_HOOK_MAX && p->hooks[hook];
+	return hg_probe_hook_form(p, hook) != NULL;
+}
+
+const char *hg_probe_hook_form(const struct hg_probe *p, enum hg_hook hook)
+{
+	for (int i = 0; i < p->nforms; i++)
+		if (p->forms[i].hook == hook && p->forms[i].state == HG_HOOK_ACTIVE)
+			return p->forms[i].form;
+	return NULL;
+}
+
+int hg_probe_hook_forms(const struct hg_probe *p, struct hg_hook_form_info *out, int max)
+{
+	int n = p->nforms < max ? p->nforms : max;
+	memcpy(out, p->forms, (size_t)n * sizeof(*out));
+	return n;
 }
 
 int hg_probe_prog_stats(struct hg_probe *p, struct hg_prog_stats *out, int max)

@@ -19,7 +19,8 @@ struct hg_probe_opts {
 	bool verbose;           /* libbpf debug output on stderr */
 };
 
-/* Hooks that may be missing on older kernels: attached when the kernel has them. */
+/* The probe's hooks. sys_enter and sys_exit are required; the others are optional: the
+ * agent runs without them and says what their absence costs (hg_hook_cost). */
 enum hg_hook {
 	HG_HOOK_SYS_ENTER = 0,
 	HG_HOOK_SYS_EXIT,
@@ -29,8 +30,30 @@ enum hg_hook {
 	HG_HOOK_MAX
 };
 
-/* Returns 0, or -errno: -EPERM when not privileged, -ENOTSUP when the kernel lacks
- * BTF or the syscall tracepoints. `err_msg` (may be NULL) gets a one-line reason. */
+/* What became of one form of a hook (a hook may have several: tp_btf, else fexit). */
+enum hg_hook_state {
+	HG_HOOK_UNUSED = 0,      /* not tried: a preferred form is active */
+	HG_HOOK_ACTIVE,          /* loaded and attached */
+	HG_HOOK_ABSENT,          /* the kernel lacks it (no BTF tracepoint / function) */
+	HG_HOOK_DISABLED,        /* HGDIAG_DISABLE_HOOKS asked so */
+	HG_HOOK_REJECTED,        /* the kernel refused to load it (verifier, EPERM) */
+	HG_HOOK_ATTACH_FAILED,   /* loaded but could not be attached */
+	HG_HOOK_STATE_MAX
+};
+
+#define HG_HOOK_FORMS_MAX 8
+
+struct hg_hook_form_info {
+	enum hg_hook hook;
+	const char *form;               /* "tp_btf", "fexit" */
+	enum hg_hook_state state;
+	char reason[160];               /* why not active ("" when active or unused) */
+};
+
+/* Loads every hook the kernel accepts, each optional hook on its own: one the kernel lacks
+ * or refuses is left out (hg_probe_hook_forms says why) and the rest still loads.
+ * Returns 0, or -errno: -EPERM when not privileged, -ENOTSUP when the kernel lacks BTF, a
+ * required hook or a required BPF feature. `err_msg` (may be NULL) gets one sentence. */
 int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 		  hg_probe_event_fn fn, void *ctx, char *err_msg, size_t err_len);
 void hg_probe_close(struct hg_probe *p);
@@ -49,9 +72,16 @@ int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx);
 int hg_probe_ringbuf_usage(struct hg_probe *p, uint64_t *size, uint64_t *used);
 /* Sums the per-CPU stats array (enum hg_stat). */
 int hg_probe_read_stats(struct hg_probe *p, uint64_t out[HG_STAT_MAX]);
-/* Whether a hook is attached. */
+/* Whether a hook is attached (in any form). */
 bool hg_probe_has_hook(const struct hg_probe *p, enum hg_hook hook);
+/* The form in which a hook is attached, or NULL. */
+const char *hg_probe_hook_form(const struct hg_probe *p, enum hg_hook hook);
+/* Every form of every hook and what became of it; returns how many were written. */
+int hg_probe_hook_forms(const struct hg_probe *p, struct hg_hook_form_info *out, int max);
 const char *hg_hook_name(enum hg_hook hook);
+const char *hg_hook_state_name(enum hg_hook_state state);
+/* What the diagnosis loses without the hook, one sentence. */
+const char *hg_hook_cost(enum hg_hook hook);
 
 struct hg_prog_stats {
 	char name[32];

@@ -32,6 +32,10 @@ hg_done() {
 # hg_start_agent [ARGS...]: runs the agent with JSON output into $T/agent.out, logs in
 # $T/agent.err, and waits until it is attached (and listening, when it serves HTTP).
 hg_start_agent() {
+	# Emptied here, not by the redirect: the background job may open them after the first
+	# look below, which would then read the previous agent's "attached".
+	: >"$T/agent.out"
+	: >"$T/agent.err"
 	"$AGENT" --log-format json --listen 127.0.0.1:0 "$@" >"$T/agent.out" 2>"$T/agent.err" &
 	HG_AGENT_PID=$!
 	local i

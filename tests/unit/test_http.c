@@ -90,6 +90,7 @@ static char *error_of(const struct answer *a)
 }
 
 static const char *ready_reason;
+static char ready_notes[128];
 static const char *is_ready(void *ctx)
 {
 	(void)ctx;
@@ -116,6 +117,7 @@ static void start_server(hg_http_pod_lookup_fn lookup)
 		.store = store,
 		.node_name = "node-a",
 		.is_ready = is_ready,
+		.ready_notes = ready_notes,
 		.agent_metrics = agent_metrics,
 		.pod_lookup = lookup,
 		.version = "1.2.3",
@@ -159,6 +161,14 @@ START_TEST(health_and_ready)
 	ck_assert_int_eq(a.code, 200);
 	ck_assert_str_eq(a.body, "ok");
 	free(a.body);
+
+	/* ready, with a hook missing: "ok" first, then what is degraded */
+	snprintf(ready_notes, sizeof(ready_notes), "degraded: hook cap_capable unavailable: x\n");
+	a = request(port, "GET", "/readyz", NULL);
+	ck_assert_int_eq(a.code, 200);
+	ck_assert_str_eq(a.body, "ok\ndegraded: hook cap_capable unavailable: x\n");
+	free(a.body);
+	ready_notes[0] = 0;
 
 	a = request(port, "HEAD", "/healthz", NULL);
 	ck_assert_int_eq(a.code, 200);

@@ -72,6 +72,9 @@ static struct hg_agent_metrics full_agent(void)
 	a.progs[0] = (struct hg_bpf_prog_stat){ "hg_sys_exit", 1500000000ull, 99 };
 	a.n_http = 1;
 	a.http[0] = (struct hg_http_count){ "metrics", 200, 5 };
+	a.n_hooks = 2;
+	a.hooks[0] = (struct hg_hook_metric){ "cap_capable", "tp_btf", "absent" };
+	a.hooks[1] = (struct hg_hook_metric){ "cap_capable", "fexit", "active" };
 	return a;
 }
 
@@ -91,6 +94,10 @@ START_TEST(agent_metrics)
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_bpf_prog_runs_total{program=\"hg_sys_exit\"} 99\n"));
 	ck_assert_ptr_nonnull(strstr(text,
 		"\nhgdiag_http_requests_total{route=\"metrics\",code=\"200\"} 5\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+		"\nhgdiag_probe_hooks{hook=\"cap_capable\",form=\"tp_btf\",state=\"absent\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+		"\nhgdiag_probe_hooks{hook=\"cap_capable\",form=\"fexit\",state=\"active\"} 1\n"));
 	free(text);
 
 	/* Outside Kubernetes and without bpf_stats: those families are absent. */

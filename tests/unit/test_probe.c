@@ -213,6 +213,46 @@ START_TEST(not_root_is_a_clear_error)
 }
 END_TEST
 
+/* Each hook is optional on its own: one ruled out leaves the others loaded, and every form
+ * says what became of it. */
+START_TEST(hooks_degrade_one_by_one)
+{
+	struct hg_probe *p;
+	struct seen s = { 0 };
+	char msg[256];
+	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
+	if (geteuid() != 0)
+		return;
+	setenv("HGDIAG_DISABLE_HOOKS", "signal_generate,cap_capable:tp_btf", 1);
+	int r = hg_probe_open(&p, NULL, on_event, &s, msg, sizeof(msg));
+	unsetenv("HGDIAG_DISABLE_HOOKS");
+	ck_assert_msg(r == 0, "%s", msg);
+	ck_assert(!hg_probe_has_hook(p, HG_HOOK_SIGNAL_GENERATE));
+	ck_assert_str_eq(hg_probe_hook_form(p, HG_HOOK_SYS_EXIT), "tp_btf");
+	ck_assert_str_eq(hg_probe_hook_form(p, HG_HOOK_PROCESS_EXIT), "tp_btf");
+	int n = hg_probe_hook_forms(p, forms, HG_HOOK_FORMS_MAX);
+	int seen_fexit = 0;
+	for (int i = 0; i < n; i++) {
+		if (forms[i].hook == HG_HOOK_SIGNAL_GENERATE) {
+			ck_assert_int_eq(forms[i].state, HG_HOOK_DISABLED);
+			ck_assert_ptr_nonnull(strstr(forms[i].reason, "HGDIAG_DISABLE_HOOKS"));
+		}
+		if (forms[i].hook == HG_HOOK_CAP_CAPABLE && !strcmp(forms[i].form, "tp_btf"))
+			ck_assert_int_eq(forms[i].state, HG_HOOK_DISABLED);
+		if (forms[i].hook == HG_HOOK_CAP_CAPABLE && !strcmp(forms[i].form, "fexit")) {
+			seen_fexit = 1;
+			/* tried next: active where the kernel allows fexit, else with a reason */
+			ck_assert(forms[i].state == HG_HOOK_ACTIVE || forms[i].reason[0]);
+			ck_assert(forms[i].state != HG_HOOK_UNUSED);
+		}
+	}
+	ck_assert_int_eq(seen_fexit, 1);
+	ck_assert_str_eq(hg_hook_state_name(HG_HOOK_ATTACH_FAILED), "attach_failed");
+	ck_assert_ptr_nonnull(strstr(hg_hook_cost(HG_HOOK_CAP_CAPABLE), "capability"));
+	hg_probe_close(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("probe");
@@ -222,6 +262,7 @@ int main(void)
 	tcase_add_test(tc, successful_and_uninteresting_errors_are_silent);
 	tcase_add_test(tc, own_failures_are_ignored);
 	tcase_add_test(tc, not_root_is_a_clear_error);
+	tcase_add_test(tc, hooks_degrade_one_by_one);
 	suite_add_tcase(s, tc);
 	return hg_check_run(s);
 }
