@@ -97,7 +97,8 @@ static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
 		hg_store_set_pod(pl->store, o->container_id, pod->namespace, pod->name, pod->container);
 	if (r == -ENOSPC)
 		pl->store_full += count ? count : 1;
-	if (r == 1 && pl->out)
+	/* a permission denial AppArmor's record explained is printed again, as apparmor */
+	if ((r == 1 || r == HG_STORE_RELABELED) && pl->out)
 		hg_store_visit_denial(pl->store, o, id, print_new, pl);
 	return r;
 }

@@ -58,7 +58,9 @@ void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
 int hg_pipeline_on_event(const struct hg_event *ev, void *pipeline);
 /* hg_probe_count_fn: exact totals from the probe's aggregation map */
 bool hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *pipeline);
-/* Adds a classified denial (any source) and prints it when new. Returns as hg_store_add. */
+/* Adds a classified denial (any source) and prints it when new, or when it turned a
+ * permission denial into an AppArmor one (HG_STORE_RELABELED: printed again, same id).
+ * Returns as hg_store_add. */
 int hg_pipeline_add(struct hg_pipeline *pl, const struct hg_origin *o, const struct hg_denial *d,
 		    uint64_t count);
 

@@ -103,8 +103,13 @@ static struct hg_stored_container *evict_oldest(struct hg_store *s,
 static struct hg_stored_container *get_container(struct hg_store *s, const struct hg_origin *o)
 {
 	struct hg_stored_container *c = find_container(s, o);
-	if (c)
+	if (c) {
+		/* found by its container id from an audit record of a process that was gone or
+		 * outside cgroup2: the probe's cgroup id lets the exact counts find it */
+		if (!c->origin.cgroup_id && o->cgroup_id)
+			c->origin.cgroup_id = o->cgroup_id;
 		return c;
+	}
 	if (s->n_containers >= s->limits.max_containers) {
 		/* Full: forget the container seen longest ago (an exited one, most likely)
 		 * rather than refuse a live one. */
@@ -122,18 +127,117 @@ static struct hg_stored_container *get_container(struct hg_store *s, const struc
 	return c;
 }
 
+static bool has_key(const struct hg_denial *d)
+{
+	static const struct hg_key zero;
+	return memcmp(&d->key, &zero, sizeof(zero)) != 0;
+}
+
+static bool same_key(const struct hg_denial *a, const struct hg_denial *b)
+{
+	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
+}
+
 /* Two sightings are the same denial when they agree on what refused and what was
  * touched; eBPF records carry the exact aggregation key. */
 static bool same_denial(const struct hg_denial *a, const struct hg_denial *b)
 {
 	if (a->source == HG_SOURCE_EBPF && b->source == HG_SOURCE_EBPF)
-		return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
+		return same_key(a, b);
+	/* an eBPF sample finds the denial its key was merged or folded into */
+	if (b->source == HG_SOURCE_EBPF && has_key(a) && same_key(a, b))
+		return true;
 	/* A seccomp kill seen by both: eBPF may know a path, audit never does. */
 	if (a->source != b->source && a->kind == HG_KIND_SECCOMP && b->kind == HG_KIND_SECCOMP)
 		return a->nr == b->nr && strcmp(a->errno_name, b->errno_name) == 0;
+	/* AppArmor names no syscall: a folded denial knows the probe's, its records do not */
+	if (a->kind == HG_KIND_APPARMOR && b->kind == HG_KIND_APPARMOR)
+		return a->cap == b->cap && strcmp(a->path, b->path) == 0 &&
+		       strcmp(a->operation, b->operation) == 0 && strcmp(a->profile, b->profile) == 0;
 	return a->kind == b->kind && a->nr == b->nr && a->err == b->err && a->cap == b->cap &&
 	       strcmp(a->path, b->path) == 0 && strcmp(a->operation, b->operation) == 0 &&
 	       strcmp(a->profile, b->profile) == 0;
+}
+
+/* An AppArmor refusal of a file access: a path, not a peer label, a capability or a
+ * socket. */
+static bool apparmor_file(const struct hg_denial *d)
+{
+	return d->kind == HG_KIND_APPARMOR && d->path[0] == '/' && !d->capability[0] &&
+	       d->family < 0 && strcmp(d->operation, "signal") != 0 &&
+	       strcmp(d->operation, "ptrace") != 0;
+}
+
+/* Equal paths, but for AppArmor's trailing '/' on directories. */
+static bool same_path(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+static bool close_in_time(uint64_t a, uint64_t b)
+{
+	return a && b && (a > b ? a - b : b - a) <= HG_STORE_FOLD_WINDOW_NS;
+}
+
+/* The other sighting of the refusal `d` when the probe and AppArmor's audit record each
+ * saw it (see HG_STORE_FOLD_WINDOW_NS): for an AppArmor file refusal, the probe's
+ * `permission` denial; for a probe's `permission` denial, an AppArmor file refusal that
+ * no probe sighting was folded into yet. The latest first. */
+static struct hg_stored_denial *find_fold(struct hg_stored_container *c,
+					  const struct hg_denial *d)
+{
+	bool aa = d->source == HG_SOURCE_AUDIT && apparmor_file(d);
+	bool perm = d->source == HG_SOURCE_EBPF && d->kind == HG_KIND_PERMISSION && d->path[0];
+	uint32_t tgid = d->tgid ? d->tgid : d->pid;
+	if ((!aa && !perm) || !tgid)
+		return NULL;
+	for (size_t i = c->n_denials; i-- > 0;) {
+		struct hg_stored_denial *sd = &c->denials[i];
+		bool other = aa ? sd->d.kind == HG_KIND_PERMISSION && sd->d.source == HG_SOURCE_EBPF
+				: apparmor_file(&sd->d) && !has_key(&sd->d);
+		if (other && sd->last_tgid == tgid && same_path(sd->d.path, d->path) &&
+		    close_in_time(sd->last_seen_ns, d->ts_ns))
+			return sd;
+	}
+	return NULL;
+}
+
+/* Folds the other sighting `d` into `sd` (found by find_fold): the result is the AppArmor
+ * denial — its profile, operation, permissions and path (a directory's with its '/') —
+ * with the probe's syscall, errno and key, counted by the probe. Returns whether `sd`
+ * changed kind. */
+static bool fold(struct hg_stored_denial *sd, const struct hg_denial *d)
+{
+	struct hg_denial *t = &sd->d;
+	const struct hg_denial *aa = d->kind == HG_KIND_APPARMOR ? d : t;
+	const struct hg_denial *probe = aa == d ? t : d;
+	bool relabel = t->kind != HG_KIND_APPARMOR;
+
+	if (relabel) {
+		t->kind = HG_KIND_APPARMOR;
+		t->source = HG_SOURCE_AUDIT;
+		memcpy(t->profile, aa->profile, sizeof(t->profile));
+		memcpy(t->operation, aa->operation, sizeof(t->operation));
+		memcpy(t->requested, aa->requested, sizeof(t->requested));
+		memcpy(t->path, aa->path, sizeof(t->path));
+		t->family = aa->family;
+		t->sock_type = aa->sock_type;
+	} else {
+		t->key = probe->key;
+		t->nr = probe->nr;
+		t->err = probe->err;
+		memcpy(t->syscall, probe->syscall, sizeof(t->syscall));
+		memcpy(t->errno_name, probe->errno_name, sizeof(t->errno_name));
+		memcpy(t->args, probe->args, sizeof(t->args));
+		if (!t->comm[0])
+			memcpy(t->comm, probe->comm, sizeof(t->comm));
+	}
+	return relabel;
 }
 
 static struct hg_stored_denial *find_denial(struct hg_stored_container *c,
@@ -176,20 +280,28 @@ static struct hg_stored_container *make_room(struct hg_store *s, struct hg_store
 	return c;
 }
 
-int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *d,
-		 uint64_t count, char out_id[12])
+/* hg_store_add, with the store locked; `may_fold`: look for the other sighting of an
+ * AppArmor file refusal (not for denials restored from an earlier run). */
+static int add_locked(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *d,
+		      uint64_t count, char out_id[12], bool may_fold)
 {
 	int r;
-	pthread_mutex_lock(&s->lock);
 	struct hg_stored_container *c = get_container(s, o);
 	if (!c) {
 		s->stats.dropped_containers += count ? count : 1;
-		r = -ENOSPC;
-		goto out;
+		return -ENOSPC;
 	}
 	struct hg_stored_denial *sd = find_denial(c, d);
+	bool relabeled = false;
+	if (!sd && may_fold && (sd = find_fold(c, d))) {
+		relabeled = fold(sd, d);
+		s->stats.folded++;
+		count = 0;   /* one refusal: the probe counts it */
+	}
 	if (sd) {
-		sd->count += count;
+		/* a denial the probe counts exactly gets nothing from audit sightings */
+		if (!(d->source == HG_SOURCE_AUDIT && has_key(&sd->d)))
+			sd->count += count;
 		if (d->ts_ns > sd->last_seen_ns)
 			sd->last_seen_ns = d->ts_ns;
 		if (d->ts_ns && d->ts_ns < sd->first_seen_ns)
@@ -206,32 +318,39 @@ int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_
 		} else if (d->source == HG_SOURCE_EBPF && sd->d.source == HG_SOURCE_AUDIT) {
 			sd->d.key = d->key;   /* let the exact counts find it */
 		}
+		if (d->tgid || d->pid)
+			sd->last_tgid = d->tgid ? d->tgid : d->pid;
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
-		r = 0;
+		r = relabeled ? HG_STORE_RELABELED : 0;
 	} else if (c->n_denials >= s->limits.max_denials_per_container ||
 		   !(c = make_room(s, c))) {
 		s->stats.dropped_denials += count ? count : 1;
-		r = -ENOSPC;
-		goto out;
+		return -ENOSPC;
 	} else {
 		if (reserve((void **)&c->denials, &c->denials_cap, c->n_denials,
-			    sizeof(*c->denials), 4) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
+			    sizeof(*c->denials), 4) < 0)
+			return -ENOMEM;
 		sd = &c->denials[c->n_denials++];
 		memset(sd, 0, sizeof(*sd));
 		sd->d = *d;
 		snprintf(sd->id, sizeof(sd->id), "d%zu", c->n_denials);
 		sd->count = count ? count : 1;   /* seen at least once */
 		sd->first_seen_ns = sd->last_seen_ns = d->ts_ns;
+		sd->last_tgid = d->tgid ? d->tgid : d->pid;
 		s->stats.denials++;
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
 		r = 1;
 	}
 	if (out_id)
 		memcpy(out_id, sd->id, sizeof(sd->id));
-out:
+	return r;
+}
+
+int hg_store_add(struct hg_store *s, const struct hg_origin *o, const struct hg_denial *d,
+		 uint64_t count, char out_id[12])
+{
+	pthread_mutex_lock(&s->lock);
+	int r = add_locked(s, o, d, count, out_id, true);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -268,10 +387,12 @@ int hg_store_restore(struct hg_store *s, const struct hg_stored_container *src,
 		     const struct hg_stored_denial *saved)
 {
 	char id[12];
-	int r = hg_store_add(s, &src->origin, &saved->d, saved->count, id);
-	if (r < 0)
-		return r;
 	pthread_mutex_lock(&s->lock);
+	int r = add_locked(s, &src->origin, &saved->d, saved->count, id, false);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
 	struct hg_stored_container *c = find_container(s, &src->origin);
 	struct hg_stored_denial *sd = find_by_id(c, id);
 	if (sd) {

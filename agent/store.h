@@ -16,6 +16,7 @@ struct hg_stored_denial {
 	uint64_t first_seen_ns, last_seen_ns;
 	/* an access()/stat() answer the process got just before, on this path or a parent */
 	char hint[HG_PATH_MAX];
+	uint32_t last_tgid;       /* the process of the latest sighting */
 };
 
 struct hg_stored_container {
@@ -39,16 +40,29 @@ struct hg_store_stats {
 	uint64_t dropped_containers;  /* denials refused for want of a container (allocation) */
 	uint64_t evicted_containers;  /* least recently seen containers forgotten when full */
 	uint64_t dropped_denials;     /* new denials refused because a container was full */
+	uint64_t folded;              /* AppArmor records and probe sightings found to be one */
 };
+
+/* One AppArmor file refusal is seen twice: the probe sees the syscall fail with EACCES
+ * (no capability check failed: kind `permission`), and AppArmor's audit record arrives
+ * through kauditd, usually tens of ms later. A `permission` denial of the probe and an
+ * AppArmor refusal of a file are folded into one `apparmor` denial when they are in the
+ * same container, by the same process, on the same path (AppArmor's trailing '/' of a
+ * directory aside), with timestamps this close — in either order. */
+#define HG_STORE_FOLD_WINDOW_NS (5ull * 1000000000ull)
 
 struct hg_store;
 
 int hg_store_new(struct hg_store **out, const struct hg_store_limits *limits);
 void hg_store_free(struct hg_store *store);
 
-/* Records one sighting of a denial, adding `count` to its total.
- * Returns 1 when the denial is new for its container, 0 when it merged, -ENOSPC when
- * a limit refused it (and counted it in the stats). `out_id` (may be NULL) gets its id. */
+/* Records one sighting of a denial, adding `count` to its total (a denial with a probe
+ * key is counted by the probe's exact totals: audit sightings add nothing to it).
+ * Returns 1 when the denial is new for its container, 0 when it merged, HG_STORE_RELABELED
+ * when it merged into a `permission` denial that it turned into an `apparmor` one (see
+ * HG_STORE_FOLD_WINDOW_NS), -ENOSPC when a limit refused it (and counted it in the
+ * stats). `out_id` (may be NULL) gets its id. */
+#define HG_STORE_RELABELED 2
 int hg_store_add(struct hg_store *store, const struct hg_origin *origin,
 		 const struct hg_denial *denial, uint64_t count, char out_id[12]);
 
