@@ -183,17 +183,34 @@ static void find_pids(struct advice *a)
 		fclose(f);
 }
 
-/* The status of the process that was refused, else of any live process of the container. */
-int adv_status_for(const struct advice *a, const struct hg_denial *d,
-		      struct hg_proc_status *st, uint32_t *pid)
+/* The credentials of the process that was refused, and only of it: alive, still in
+ * the container, still running the program it ran then (same comm). A gone process
+ * never borrows another's credentials: whether a change takes effect depends on them. */
+int adv_status_of(const struct advice *a, const struct hg_denial *d, struct hg_proc_status *st)
 {
-	int r = -ESRCH;
-	/* the refused process first, when it is still the container's */
+	bool listed = false;
 	for (size_t i = 0; i < a->n_pids; i++)
-		if (a->pids[i] == d->tgid && hg_proc_status_read(adv_proc_root(a), d->tgid, st) == 0) {
-			*pid = d->tgid;
-			return 0;
-		}
+		listed = listed || a->pids[i] == d->tgid;
+	if (!listed)
+		return -ESRCH;
+	int r = hg_proc_status_read(adv_proc_root(a), d->tgid, st);
+	if (r < 0)
+		return r;
+	if (st->name[0] && d->comm[0] && strncmp(st->name, d->comm, sizeof(st->name)) != 0)
+		return -ESRCH;   /* the pid now runs something else */
+	return 0;
+}
+
+/* Ids to put in a patch (fsGroup, ping_group_range): the refused process's, else those of
+ * a live process of the same container (its pod spec's runAsUser/runAsGroup). */
+int adv_status_any(const struct advice *a, const struct hg_denial *d,
+		   struct hg_proc_status *st, uint32_t *pid)
+{
+	int r = adv_status_of(a, d, st);
+	if (r == 0) {
+		*pid = d->tgid;
+		return 0;
+	}
 	for (size_t i = 0; i < a->n_pids; i++) {
 		r = hg_proc_status_read(adv_proc_root(a), a->pids[i], st);
 		if (r == 0) {

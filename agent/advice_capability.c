@@ -25,7 +25,7 @@ static void advise_file_ownership(struct advice *a, const struct hg_stored_denia
 	adv_add_denial_id(s, sd->id);
 	if (!created)
 		return;
-	if (adv_status_for(a, d, &st, &pid) == 0 && st.gid)
+	if (adv_status_any(a, d, &st, &pid) == 0 && st.gid)
 		gid = st.gid;
 	adv_appendf(why, sizeof(why), "%s was refused %s%s%s by file ownership or mode%s%s%s.", adv_who(d),
 		d->syscall[0] ? d->syscall : "access", d->path[0] ? " on " : "", d->path,
@@ -45,10 +45,9 @@ static bool capability_reaches(struct advice *a, const struct hg_denial *d, cons
 			       char *why, size_t len)
 {
 	struct hg_proc_status st;
-	uint32_t pid;
 	int n = adv_cap_number(cap);
 
-	if (adv_status_for(a, d, &st, &pid) < 0) {
+	if (adv_status_of(a, d, &st) < 0) {
 		adv_appendf(why, len, " The process is gone, so its credentials could not be read; assuming "
 			"the runbook posture (uid %u, allowPrivilegeEscalation: false) the added capability "
 			"would only fill the bounding set and be ignored.", RUNBOOK_UID);
@@ -75,8 +74,8 @@ static bool capability_reaches(struct advice *a, const struct hg_denial *d, cons
 	return false;
 }
 
-static void advise_capability_itself(struct advice *a, const struct hg_stored_denial *sd,
-				     const char *cap, const char *alternative)
+void adv_capability_suggestion(struct advice *a, const struct hg_stored_denial *sd,
+			       const char *cap, const char *alternative)
 {
 	const struct hg_denial *d = &sd->d;
 	char key[64], why[WHY_MAX] = "", summary[128];
@@ -184,7 +183,7 @@ static void advise_ping(struct advice *a, const struct hg_stored_denial *sd)
 	adv_add_denial_id(s, sd->id);
 	if (!created)
 		return;
-	if (adv_status_for(a, &sd->d, &st, &pid) == 0)
+	if (adv_status_any(a, &sd->d, &st, &pid) == 0)
 		snprintf(value, sizeof(value), "%" PRIu32 " %" PRIu32, st.gid, st.gid);
 	json_object_set_new(s, "patch", sysctl_patch("net.ipv4.ping_group_range", value));
 	adv_set_str(s, "summary", "Allow unprivileged ICMP echo sockets with net.ipv4.ping_group_range");
@@ -211,16 +210,16 @@ static void advise_capability(struct advice *a, const struct hg_stored_denial *s
 		return;
 	}
 	if (!strcmp(cap, "CAP_NET_BIND_SERVICE")) {
-		advise_capability_itself(a, sd, cap, "the sysctl or the port change");
+		adv_capability_suggestion(a, sd, cap, "the sysctl or the port change");
 		advise_bind_port(a, sd);
 	} else if (!strcmp(cap, "CAP_NET_RAW") && is_icmp_socket(d)) {
-		advise_capability_itself(a, sd, cap, "the ping_group_range sysctl");
+		adv_capability_suggestion(a, sd, cap, "the ping_group_range sysctl");
 		advise_ping(a, sd);
 	} else if (!strcmp(cap, "CAP_CHOWN")) {
-		advise_capability_itself(a, sd, cap, "the file ownership fix");
+		adv_capability_suggestion(a, sd, cap, "the file ownership fix");
 		advise_file_ownership(a, sd, cap);
 	} else {
-		advise_capability_itself(a, sd, cap, NULL);
+		adv_capability_suggestion(a, sd, cap, NULL);
 	}
 }
 

@@ -39,6 +39,11 @@ void adv_seccomp(struct advice *a, const struct hg_stored_denial *const *ds, siz
 void adv_missing_binary(struct advice *a, const struct hg_stored_denial *const *ds, size_t n);
 void adv_apparmor(struct advice *a, const struct hg_stored_denial *const *ds, size_t n);
 
+/* A capability suggestion (advice_capability.c), effective only when it would reach the
+ * process; `alternative` names what works instead (may be NULL). */
+void adv_capability_suggestion(struct advice *a, const struct hg_stored_denial *sd,
+			       const char *cap, const char *alternative);
+
 /* ---- helpers (advice.c) ---- */
 void adv_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int adv_cap_number(const char *name);           /* CAP_* → number, -1 */
@@ -51,7 +56,10 @@ void adv_parent_dir(char *path);
 /* ---- the context (advice.c) ---- */
 const char *adv_proc_root(const struct advice *a);
 bool adv_have_image(const struct advice *a);
-int adv_status_for(const struct advice *a, const struct hg_denial *d,
+/* The refused process's own credentials (never another's: they decide `effective`). */
+int adv_status_of(const struct advice *a, const struct hg_denial *d, struct hg_proc_status *st);
+/* Its ids, else a live process of the container's (for values in a patch). */
+int adv_status_any(const struct advice *a, const struct hg_denial *d,
 		   struct hg_proc_status *st, uint32_t *pid);
 const json_t *adv_runtime_default(struct advice *a);
 /* The suggestion under `key`, or a new one with every contract key set. */

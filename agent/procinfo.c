@@ -87,6 +87,15 @@ int hg_proc_status_parse(const char *text, struct hg_proc_status *out)
 	parse_hex_field(text, "CapPrm", &st.cap_prm);
 	parse_hex_field(text, "CapEff", &st.cap_eff);
 	parse_hex_field(text, "CapAmb", &st.cap_amb);
+	const char *name = status_field(text, "Name");
+	if (name) {
+		name += strspn(name, " \t");
+		size_t n = strcspn(name, "\n");
+		if (n >= sizeof(st.name))
+			n = sizeof(st.name) - 1;
+		memcpy(st.name, name, n);
+		st.name[n] = '\0';
+	}
 	const char *nnp = status_field(text, "NoNewPrivs");
 	st.no_new_privs = nnp && strtol(nnp, NULL, 10) != 0;
 	*out = st;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct hg_proc_status {
+	char name[16];                   /* comm ("Name:"), "" when absent */
 	uint32_t uid, gid;               /* effective ids */
 	uint64_t cap_prm, cap_eff, cap_bnd, cap_amb;
 	bool no_new_privs;

@@ -542,10 +542,11 @@ START_TEST(unshare_newuser_capability_gated)
 	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "high");
 	ck_assert(json_is_true(json_object_get(s, "effective")));
 	ck_assert_ptr_nonnull(strstr(why(s), "CAP_SYS_ADMIN"));
-	ck_assert_ptr_nonnull(strstr(why(s), "re-enable"));
+	ck_assert_ptr_nonnull(strstr(why(s), "needs no capability"));
+	ck_assert_int_eq(count_kind(out, "capability"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
 		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile")),
-		"profiles/hgdiag-web-unshare.json");
+		"profiles/hgdiag-web.json");
 
 	json_t *profile = json_object_get(s, "seccomp_profile");
 	ck_assert_str_eq(json_string_value(json_object_get(profile, "defaultAction")), "SCMP_ACT_ERRNO");
@@ -626,6 +627,174 @@ START_TEST(seccomp_without_default_profile)
 	json_t *s = nth(out, "seccomp_exception", 0);
 	ck_assert(json_is_false(json_object_get(s, "effective")));
 	ck_assert(json_is_null(json_object_get(s, "seccomp_profile")));
+	json_decref(out);
+}
+END_TEST
+
+
+static const char *local_profile(const json_t *s)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile"));
+}
+
+static json_t *cap_suggestion(const json_t *out, const char *summary)
+{
+	json_t *s;
+	for (int i = 0; (s = nth(out, "capability", i)); i++)
+		if (!strcmp(json_string_value(json_object_get(s, "summary")), summary))
+			return s;
+	return NULL;
+}
+
+START_TEST(capability_gated_syscall_not_effective_for_nonroot)
+{
+	/* mount, setns, unshare(CLONE_NEWNS), settimeofday, open_by_handle_at: the kernel
+	 * checks a capability after seccomp, so an exception alone still fails. */
+	static const struct { const char *sc; unsigned long long a0; const char *cap; } cases[] = {
+		{ "mount", 0, "CAP_SYS_ADMIN" }, { "setns", 0, "CAP_SYS_ADMIN" },
+		{ "unshare", 0x00020000 /* CLONE_NEWNS */, "CAP_SYS_ADMIN" },
+		{ "settimeofday", 0, "CAP_SYS_TIME" }, { "open_by_handle_at", 0, "CAP_DAC_READ_SEARCH" },
+	};
+	live_process(nonroot_nnp);
+	for (size_t i = 0; i < 5; i++)
+		add(HG_KIND_SECCOMP, cases[i].sc, "EPERM")->args[0] = cases[i].a0;
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s;
+	int n = 0;
+	for (int i = 0; (s = nth(out, "seccomp_exception", i)); i++, n++) {
+		ck_assert_msg(json_is_false(json_object_get(s, "effective")), "%s",
+			      json_string_value(json_object_get(s, "summary")));
+		ck_assert_ptr_nonnull(strstr(why(s), "permission check"));
+		/* its own profile, so that "it does not help" can be checked */
+		ck_assert(json_is_object(json_object_get(s, "seccomp_profile")));
+	}
+	ck_assert_int_eq(n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		char sum[64];
+		snprintf(sum, sizeof(sum), "Add the capability %s", cases[i].cap + 4);
+		json_t *c = cap_suggestion(out, sum);
+		ck_assert_msg(c != NULL, "no %s", sum);
+		ck_assert(json_is_false(json_object_get(c, "effective")));   /* uid 65532 */
+	}
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(capability_gated_syscall_root_gets_the_capability)
+{
+	live_process(root_no_nnp);   /* root, CapEff without CAP_SYS_ADMIN */
+	add(HG_KIND_SECCOMP, "mount", "EPERM");
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "RuntimeDefault allow mount by itself"));
+	json_t *c = cap_suggestion(out, "Add the capability SYS_ADMIN");
+	ck_assert(json_is_true(json_object_get(c, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(c, "risk")), "high");
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(capability_held_makes_the_exception_effective)
+{
+	/* root with CAP_SYS_ADMIN under a profile stricter than RuntimeDefault */
+	live_process("Name:\tapp\nUid:\t0\t0\t0\t0\nCapBnd:\t00000000a82425fb\nCapPrm:\t00000000a82425fb\n"
+		     "CapEff:\t00000000a82425fb\nCapAmb:\t0\nNoNewPrivs:\t1\n");
+	add(HG_KIND_SECCOMP, "mount", "EPERM");
+	json_t *out = advise(NULL);
+	ck_assert(json_is_true(json_object_get(nth(out, "seccomp_exception", 0), "effective")));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(gone_process_borrows_no_credentials)
+{
+	/* pid 200 was refused and is gone; pid 100 of the same container is root with
+	 * CAP_SYS_ADMIN: its credentials must not make 200's advice effective. */
+	live_process("Name:\tapp\nUid:\t0\t0\t0\t0\nCapBnd:\t00000000a82425fb\nCapPrm:\t00000000a82425fb\n"
+		     "CapEff:\t00000000a82425fb\nCapAmb:\t0\nNoNewPrivs:\t0\n");
+	struct hg_denial *d = add(HG_KIND_SECCOMP, "mount", "EPERM");
+	d->pid = d->tgid = 200;
+	struct hg_denial *c = add_cap("bind", "CAP_NET_BIND_SERVICE", 10);
+	c->pid = c->tgid = 200;
+	c->port = 80;
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert(json_is_false(json_object_get(nth(out, "seccomp_exception", 0), "effective")));
+	ck_assert_ptr_nonnull(strstr(why(nth(out, "seccomp_exception", 0)), "gone"));
+	json_t *cap = cap_suggestion(out, "Add the capability NET_BIND_SERVICE");
+	ck_assert(json_is_false(json_object_get(cap, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(cap), "gone"));
+	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "extraCapabilities"));
+	/* A live pid now running another program is not the refused process either. */
+	json_decref(out);
+	memset(denials, 0, sizeof(denials));
+	cont.n_denials = 0;
+	d = add(HG_KIND_SECCOMP, "mount", "EPERM");
+	snprintf(d->comm, sizeof(d->comm), "other");
+	out = advise(NULL);
+	ck_assert(json_is_false(json_object_get(nth(out, "seccomp_exception", 0), "effective")));
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(userns_and_no_capability_calls_are_effective)
+{
+	live_process(nonroot_nnp);
+	add(HG_KIND_SECCOMP, "unshare", "EPERM")->args[0] = 0x10020000;   /* NEWUSER|NEWNS */
+	add(HG_KIND_SECCOMP, "keyctl", "EPERM");
+	add(HG_KIND_SECCOMP, "userfaultfd", "EPERM")->args[0] = 1;          /* UFFD_USER_MODE_ONLY */
+	add(HG_KIND_SECCOMP, "userfaultfd", "EPERM")->args[0] = 0;          /* vm.unprivileged_userfaultfd=0 */
+	json_t *out = advise(NULL);
+	/* one effective suggestion, one profile with every working exception */
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	char ids[64];
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2,d3");
+	ck_assert_str_eq(local_profile(s), "profiles/hgdiag-web.json");
+	json_t *p = json_object_get(s, "seccomp_profile");
+	ck_assert_ptr_nonnull(exception_rule(p, "unshare"));
+	ck_assert_ptr_nonnull(exception_rule(p, "keyctl"));
+	ck_assert_ptr_nonnull(exception_rule(p, "userfaultfd"));
+	char err[256];
+	ck_assert_msg(hg_seccomp_validate(p, err, sizeof(err)) == 0, "%s", err);
+	json_t *u = nth(out, "seccomp_exception", 1);
+	ck_assert(json_is_false(json_object_get(u, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(u), "unprivileged_userfaultfd"));
+	ck_assert_ptr_null(nth(out, "seccomp_exception", 2));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(unshare_without_namespace_flags_keeps_a_condition)
+{
+	live_process(nonroot_nnp);
+	add(HG_KIND_SECCOMP, "unshare", "EPERM")->args[0] = 0x200;   /* CLONE_FS */
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	json_t *arg = json_array_get(json_object_get(exception_rule(json_object_get(s, "seccomp_profile"),
+								     "unshare"), "args"), 0);
+	ck_assert_ptr_nonnull(arg);
+	ck_assert_str_eq(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_MASKED_EQ");
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "value")), 0x7E020000);
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "valueTwo")), 0);
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(clone3_enosys_is_no_denial)
+{
+	live_process(nonroot_nnp);
+	struct hg_denial *d = add(HG_KIND_SECCOMP, "clone3", "ENOSYS");
+	d->err = 38;
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(json_array_size(out), 0);
 	json_decref(out);
 }
 END_TEST
@@ -800,7 +969,14 @@ int main(void)
 				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
 				  dedup_two_binds } },
 		{ "seccomp", { unshare_newuser_capability_gated, keyctl_never_allowed,
-			       personality_argument_condition, seccomp_without_default_profile } },
+			       personality_argument_condition, seccomp_without_default_profile,
+			       capability_gated_syscall_not_effective_for_nonroot,
+			       capability_gated_syscall_root_gets_the_capability,
+			       capability_held_makes_the_exception_effective,
+			       gone_process_borrows_no_credentials,
+			       userns_and_no_capability_calls_are_effective,
+			       unshare_without_namespace_flags_keeps_a_condition,
+			       clone3_enosys_is_no_denial } },
 		{ "missing_binary", { prestop_uses_the_entrypoint, prestop_prefers_sleep,
 				      prestop_nothing_usable } },
 		{ "lsm", { apparmor_rules, selinux_is_explained_not_ruled } },
