@@ -291,16 +291,123 @@ END_TEST
 
 START_TEST(deepest_existing_directory_and_hidden_content)
 {
+	char ids[64];
 	live_process(nonroot_nnp);
 	put("100/root/app/data/seed.json", "{}", 0644);
-	add_rofs("openat", "/app/data/cache/x/y/blob.bin");   /* only /app/data exists */
+	add_rofs("openat", "/app/data/cache/x/y/blob.bin");   /* only /app/data exists, with content */
 	add_rofs("mkdir", "/app/data/new");
-	json_t *out = advise(NULL);
-	ck_assert_int_eq(count_kind(out, "writable_path"), 1);
-	json_t *s = writable_at(out, "/app/data");
+	add_rofs("openat", "/app/data/seed.json.tmp");         /* lands right in /app/data */
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert_int_eq(count_kind(out, "writable_path"), 3);
+	/* the missing directories are mount points of their own: nothing of the image hidden */
+	json_t *s = writable_at(out, "/app/data/cache");
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	ck_assert_ptr_null(strstr(why(s), "hide"));
+	s = writable_at(out, "/app/data/new");
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "not in the image"));
+	/* /app/data itself would hide seed.json: not effective, not merged, and says so */
+	s = writable_at(out, "/app/data");
 	ck_assert_ptr_nonnull(s);
-	ck_assert_ptr_nonnull(strstr(why(s), "hides"));
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d3");
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "seed.json"));
+	ck_assert_ptr_nonnull(strstr(why(s), "init container"));
+	size_t i;
+	json_t *e;
+	json_t *wp = json_object_get(json_object_get(values, "hardening"), "writablePaths");
+	ck_assert_int_eq(json_array_size(wp), 2);
+	json_array_foreach(wp, i, e)
+		ck_assert_str_ne(json_string_value(json_object_get(e, "mountPath")), "/app/data");
 	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(config_rewrite_would_hide_the_config)
+{
+	live_process(nonroot_nnp);
+	put("100/root/etc/nginx/nginx.conf", "events {}\n", 0644);
+	put("100/root/etc/nginx/mime.types", "types {}\n", 0644);
+	add_rofs("openat", "/etc/nginx/nginx.conf");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = writable_at(out, "/etc/nginx");
+	ck_assert_ptr_nonnull(s);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "mime.types, nginx.conf"));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(proc_sys_writes_are_sysctls)
+{
+	live_process(nonroot_nnp);
+	add_rofs("openat", "/proc/sys/net/ipv4/ip_unprivileged_port_start");
+	add_rofs("openat", "/proc/sys/kernel/msgmax");
+	add_rofs("openat", "/proc/sys/vm/swappiness");
+	add_rofs("openat", "/sys/kernel/mm/transparent_hugepage/enabled");
+	add_rofs("mknodat", "/dev/fuse");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s;
+	/* never an emptyDir under /proc, /sys or /dev */
+	for (int i = 0; (s = nth(out, "writable_path", i)); i++) {
+		ck_assert(json_is_null(json_object_get(s, "values")));
+		ck_assert(json_is_false(json_object_get(s, "effective")));
+	}
+	ck_assert_int_eq(count_kind(out, "writable_path"), 2);   /* /sys and /dev */
+	ck_assert_int_eq(count_kind(out, "sysctl"), 3);
+	s = nth(out, "sysctl", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "spec"), "securityContext"), "sysctls"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ip_unprivileged_port_start");
+	ck_assert_ptr_nonnull(strstr(why(s), "since 1.22"));
+	s = nth(out, "sysctl", 1);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "--allowed-unsafe-sysctls=kernel.msgmax"));
+	s = nth(out, "sysctl", 2);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "node-level"));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(readonly_volume_is_not_the_root)
+{
+	live_process(nonroot_nnp);
+	put("100/mountinfo",
+	    "600 500 0:50 / / ro,relatime - overlay overlay rw,lowerdir=/l\n"
+	    "601 600 0:51 / /proc rw - proc proc rw\n"
+	    "602 600 259:1 /var/lib/kubelet/pods/6f1c/volumes/kubernetes.io~configmap/app-config /etc/app ro,relatime - ext4 /dev/vda1 rw\n"
+	    "603 600 259:1 /var/lib/kubelet/pods/6f1c/volumes/kubernetes.io~empty-dir/cache /var/cache/app rw,relatime - ext4 /dev/vda1 rw\n"
+	    "604 600 259:1 /srv/My\\040Data /data ro - ext4 /dev/vda1 rw\n", 0644);
+	put("100/root/etc/app/settings.yaml", "a: 1\n", 0644);
+	mkdirs("100/root/var/lib");
+	add_rofs("openat", "/etc/app/settings.yaml");
+	add_rofs("openat", "/data/x");
+	add_rofs("mkdir", "/var/lib/app2");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = nth(out, "writable_path", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert(json_is_null(json_object_get(s, "values")));
+	ck_assert_ptr_nonnull(strstr(why(s), "ConfigMap volume app-config"));
+	ck_assert_ptr_nonnull(strstr(why(s), "already a mount point"));
+	ck_assert_ptr_null(strstr(why(s), "root filesystem is read-only"));
+	s = nth(out, "writable_path", 1);
+	ck_assert_ptr_nonnull(strstr(why(s), "/srv/My Data"));
+	/* the root filesystem still gets its emptyDir */
+	ck_assert_ptr_nonnull(writable_at(out, "/var/lib"));
+	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(values, "hardening"), "writablePaths")), 1);
+	json_decref(out);
+	json_decref(values);
 }
 END_TEST
 
@@ -333,10 +440,14 @@ START_TEST(pycache_mentions_pythondontwritebytecode)
 	put("100/root/app/pkg/mod.py", "x = 1\n", 0644);
 	add_rofs("mkdir", "/app/pkg/__pycache__");
 	json_t *out = advise(NULL);
-	json_t *s = writable_at(out, "/app/pkg");
+	/* exactly where the writes land: /app/pkg keeps its modules */
+	ck_assert_ptr_null(writable_at(out, "/app/pkg"));
+	json_t *s = writable_at(out, "/app/pkg/__pycache__");
 	ck_assert_ptr_nonnull(s);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
 	ck_assert_ptr_nonnull(strstr(why(s), "PYTHONDONTWRITEBYTECODE=1"));
-	ck_assert_ptr_nonnull(strstr(why(s), "hides"));
+	ck_assert_ptr_nonnull(strstr(why(s), "PYTHONPYCACHEPREFIX"));
+	ck_assert_ptr_null(strstr(why(s), "hide"));
 	json_decref(out);
 }
 END_TEST
@@ -963,7 +1074,9 @@ int main(void)
 		{ "readonly_fs", { nginx_pair_of_mounts, nginx_pair_without_the_process,
 				   never_mount_root_or_merge_into_system_dirs,
 				   deepest_existing_directory_and_hidden_content, dns1123_names,
-				   pycache_mentions_pythondontwritebytecode } },
+				   pycache_mentions_pythondontwritebytecode,
+				   config_rewrite_would_hide_the_config, proc_sys_writes_are_sysctls,
+				   readonly_volume_is_not_the_root } },
 		{ "capability", { bind_80_nonroot_nnp, root_without_nnp_gets_effective_capability,
 				  root_with_nnp_still_gets_the_capability, nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
 				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
