@@ -72,17 +72,93 @@ int hg_audit_netlink_fd(const struct hg_audit_netlink *nl)
 	return nl->fd;
 }
 
+#define HDRLEN ((size_t)NLMSG_HDRLEN)
+
+int hg_audit_frame(const void *buf, size_t len, size_t *off, struct hg_audit_nlmsg *msg)
+{
+	const char *p = (const char *)buf + *off;
+	size_t rem = *off < len ? len - *off : 0;
+	struct nlmsghdr h;
+
+	if (rem == 0) {
+		*off = len;
+		return 0;
+	}
+	if (rem < HDRLEN) {
+		*off = len;
+		return -EBADMSG;
+	}
+	memcpy(&h, p, sizeof(h));   /* the datagram need not be aligned */
+	size_t l = h.nlmsg_len, text, next;
+	if (l == rem) {
+		text = l - HDRLEN;   /* one message, header + text: the multicast group */
+		next = len;
+	} else if (*off == 0 && l + HDRLEN == rem) {
+		text = l;            /* one message, text only: the unicast form */
+		next = len;
+	} else if (l < HDRLEN) {
+		*off = len;
+		return -EBADMSG;
+	} else if (l > rem) {
+		*off = len;
+		return -EMSGSIZE;
+	} else {
+		text = l - HDRLEN;   /* one of several: step by the aligned length */
+		next = *off + (NLMSG_ALIGN(l) < rem ? NLMSG_ALIGN(l) : rem);
+	}
+	msg->type = h.nlmsg_type;
+	msg->text = p + HDRLEN;
+	msg->len = strnlen(msg->text, text);
+	*off = next;
+	return 1;
+}
+
+int hg_audit_netlink_feed(struct hg_audit_stats *st, const void *buf, size_t len,
+			  bool truncated, hg_audit_record_fn cb, void *ctx)
+{
+	struct hg_audit_nlmsg m;
+	size_t off = 0;
+	int delivered = 0, r;
+
+	if (truncated) {
+		st->lines++;
+		st->too_long++;
+		return 0;
+	}
+	while ((r = hg_audit_frame(buf, len, &off, &m)) > 0) {
+		if (m.type < NLMSG_MIN_TYPE)
+			continue;   /* NLMSG_NOOP, _ERROR, _DONE, _OVERRUN: not records */
+		struct hg_audit_record rec;
+		r = hg_audit_parse_message(m.type, m.text, m.len, &rec);
+		delivered += deliver(st, r, &rec, cb, ctx);
+	}
+	if (r < 0) {
+		st->lines++;
+		if (r == -EMSGSIZE)
+			st->too_long++;
+		else
+			st->unparsable++;
+	}
+	return delivered;
+}
+
 /* Enough per call to keep up, few enough not to starve the rest of the main loop. */
 #define NETLINK_BATCH 1024
 
+/* libaudit's audit_get_reply() reads this socket too, but it is no help here: it checks
+ * only NLMSG_OK on the datagram and reports nlmsg_len as the text length (rep->len), which
+ * is right for auditd's unicast socket and 16 bytes too long on the multicast group (the
+ * text runs into whatever its 9 KB reply buffer held before); it refuses records over
+ * MAX_AUDIT_MESSAGE_LENGTH and logs its errors itself. hg_audit_frame() is the framing. */
 int hg_audit_netlink_read(struct hg_audit_netlink *nl, hg_audit_record_fn cb, void *ctx)
 {
 	int delivered = 0;
 	for (int i = 0; i < NETLINK_BATCH; i++) {
 		struct sockaddr_nl from;
-		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(nl->fd, nl->buf, sizeof(nl->buf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &flen);
+		struct iovec iov = { .iov_base = nl->buf, .iov_len = sizeof(nl->buf) };
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from),
+				     .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(nl->fd, &mh, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -95,19 +171,10 @@ int hg_audit_netlink_read(struct hg_audit_netlink *nl, hg_audit_record_fn cb, vo
 			nl->stats.read_errors++;
 			return delivered ? delivered : -errno;
 		}
-		if (flen < sizeof(from) || from.nl_pid != 0)
+		if (mh.msg_namelen < sizeof(from) || from.nl_pid != 0)
 			continue;   /* only the kernel speaks on this group */
-		size_t left = (size_t)n;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)nl->buf; NLMSG_OK(h, left);
-		     h = NLMSG_NEXT(h, left)) {
-			if (h->nlmsg_type < NLMSG_MIN_TYPE)
-				continue;
-			struct hg_audit_record rec;
-			const char *text = NLMSG_DATA(h);
-			size_t len = h->nlmsg_len - NLMSG_HDRLEN;
-			int r = hg_audit_parse_message(h->nlmsg_type, text, len, &rec);
-			delivered += deliver(&nl->stats, r, &rec, cb, ctx);
-		}
+		delivered += hg_audit_netlink_feed(&nl->stats, nl->buf, (size_t)n,
+						   mh.msg_flags & MSG_TRUNC, cb, ctx);
 	}
 	return delivered;
 }

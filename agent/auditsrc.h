@@ -6,6 +6,7 @@
 #define HGDIAG_AUDITSRC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "audit.h"
 
@@ -16,8 +17,8 @@ struct hg_audit_stats {
 	uint64_t lines;        /* lines (file) or messages (netlink) seen */
 	uint64_t records;      /* AppArmor/seccomp/SELinux records delivered */
 	uint64_t ignored;      /* other records and lines (-ENOMSG): not a loss */
-	uint64_t unparsable;   /* malformed records (-EINVAL): dropped */
-	uint64_t too_long;     /* lines over HG_AUDIT_LINE_MAX: dropped */
+	uint64_t unparsable;   /* malformed records (-EINVAL) or netlink framing: dropped */
+	uint64_t too_long;     /* lines or messages over HG_AUDIT_LINE_MAX, cut records: dropped */
 	uint64_t read_errors;  /* failed reads */
 	uint64_t overruns;     /* netlink: the socket overflowed, the kernel dropped records */
 	uint64_t rotations;    /* file: a new file appeared at the path and was reopened */
@@ -26,6 +27,38 @@ struct hg_audit_stats {
 
 /* Every parsed record, whatever its verdict (check rec->verdict for refusals). */
 typedef void (*hg_audit_record_fn)(const struct hg_audit_record *rec, void *ctx);
+
+/* One netlink message of a datagram read from the audit socket. */
+struct hg_audit_nlmsg {
+	uint16_t type;          /* nlmsg_type: the audit record type (1400, 1326...) */
+	const char *text;       /* inside the datagram; NOT NUL-terminated */
+	size_t len;             /* bytes of text, up to the first NUL */
+};
+
+/* Frames the message at *off of a datagram of `len` bytes, as received (a pure function:
+ * no socket, never reads outside buf[0, len), trusts no length from the datagram).
+ *
+ * The kernel sends each audit record as one datagram holding one message whose text is
+ * not NUL-terminated and whose nlmsg_len is not padded to NLMSG_ALIGNTO (a 221-byte
+ * datagram says nlmsg_len 221): a generic reader that steps to the next message with
+ * NLMSG_NEXT on an unsigned length wraps it around and reads stale bytes as a header.
+ * The multicast group sends nlmsg_len = header + text; the unicast socket auditd reads
+ * sends nlmsg_len = the text alone (libaudit's rep->len). Both are accepted for a
+ * datagram of one message: its text is then every byte after the header. Several
+ * messages in one datagram (standard netlink) are stepped through by their aligned
+ * lengths, clamped to what was received.
+ *
+ * Returns 1 and fills *msg (advancing *off), 0 when nothing is left, -EMSGSIZE when
+ * nlmsg_len runs past the received bytes (a cut record), -EBADMSG for fewer bytes than a
+ * header or an nlmsg_len shorter than the header. After an error *off == len. */
+int hg_audit_frame(const void *buf, size_t len, size_t *off, struct hg_audit_nlmsg *msg);
+
+/* Everything one datagram of `len` bytes carries → records delivered to cb, counted in
+ * *st (lines, records, ignored, unparsable; too_long for a cut record or when
+ * `truncated`: the kernel's datagram was longer than the buffer, MSG_TRUNC). Netlink
+ * control messages (type < NLMSG_MIN_TYPE) are skipped. Returns the records delivered. */
+int hg_audit_netlink_feed(struct hg_audit_stats *st, const void *buf, size_t len,
+			  bool truncated, hg_audit_record_fn cb, void *ctx);
 
 /* Netlink: a NETLINK_AUDIT socket bound to AUDIT_NLGRP_READLOG. Needs root
  * (CAP_AUDIT_READ): -EPERM otherwise. */

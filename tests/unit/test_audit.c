@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/netlink.h>
 #include "audit.h"
 #include "auditsrc.h"
 
@@ -456,6 +458,269 @@ START_TEST(apparmor_rules)
 }
 END_TEST
 
+/* ---- netlink framing: crafted datagrams, no socket ---- */
+
+#define SC_TEXT(pid) "audit(1796281072.837:5): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=" #pid " comm=\"provoke\" exe=\"/work/wt-audit/build/helpers/provoke\" sig=31 arch=c000003e syscall=121 compat=0 ip=0x449e79 code=0x80000000"
+#define SC_LONG_TEXT "audit(1796281072.845:6): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=14142 comm=\"a-much-longer-n\" exe=\"/tmp/nlprobe/a-much-longer-name-for-the-helper-binary-to-make-the-record-longer\" sig=31 arch=c000003e syscall=110 compat=0 ip=0x449e79 code=0x80000000"
+
+/* Writes one message at buf: header with nlmsg_len `nlmsg_len` and type, then the text
+ * (no NUL, no padding). Returns the bytes written. */
+static size_t put_msg(char *buf, uint32_t nlmsg_len, uint16_t type, const char *text, size_t n)
+{
+	struct nlmsghdr h = { .nlmsg_len = nlmsg_len, .nlmsg_type = type };
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), text, n);
+	return sizeof(h) + n;
+}
+
+/* An exact-size heap copy, so that ASan sees any read past the datagram. */
+static char *exact(const char *buf, size_t n)
+{
+	char *p = malloc(n ? n : 1);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, buf, n);
+	return p;
+}
+
+struct pids {
+	uint32_t pid[16];
+	int n;
+};
+
+static void collect_pid(const struct hg_audit_record *rec, void *ctx)
+{
+	struct pids *p = ctx;
+	if (p->n < 16)
+		p->pid[p->n++] = rec->denial.pid;
+}
+
+static int count_records(const void *buf, size_t len, bool truncated, struct hg_audit_stats *st,
+			 struct pids *p)
+{
+	struct pids ignored = { 0 };
+	return hg_audit_netlink_feed(st, buf, len, truncated, collect_pid, p ? p : &ignored);
+}
+
+/* What crashed the agent on Debian's 6.1 with AppArmor, and here too: a record whose
+ * nlmsg_len is not a multiple of 4 (the kernel neither pads it nor counts padding) read
+ * into a buffer that still holds a longer earlier record. Stepping with NLMSG_NEXT on a
+ * size_t wrapped the remaining length around and read the stale text as a header. */
+START_TEST(frame_unaligned_record_over_stale_bytes)
+{
+	static char buf[HG_AUDIT_LINE_MAX];
+	const char *longer = SC_LONG_TEXT, *text = SC_TEXT(14143);
+	size_t n = put_msg(buf, 16 + strlen(longer), 1326, longer, strlen(longer));
+	ck_assert_uint_eq(n, 272);
+	n = put_msg(buf, 16 + strlen(text), 1326, text, strlen(text));
+	ck_assert_uint_eq(n, 221);   /* both lengths as this kernel sent them */
+	ck_assert_uint_ne(NLMSG_ALIGN(n), n);
+
+	size_t off = 0;
+	struct hg_audit_nlmsg m;
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 1);
+	ck_assert_uint_eq(m.type, 1326);
+	ck_assert_ptr_eq(m.text, buf + 16);
+	ck_assert_uint_eq(m.len, strlen(text));
+	ck_assert_uint_eq(off, n);
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 0);
+	ck_assert_uint_eq(off, n);
+
+	struct hg_audit_stats st = { 0 };
+	struct pids p = { 0 };
+	ck_assert_int_eq(count_records(buf, n, false, &st, &p), 1);
+	ck_assert_int_eq(p.pid[0], 14143);
+	ck_assert_uint_eq(st.lines, 1);
+	ck_assert_uint_eq(st.unparsable + st.too_long + st.ignored, 0);
+}
+END_TEST
+
+/* auditd's unicast socket (libaudit's rep->len) counts only the text in nlmsg_len: the
+ * same datagram framed the same way. */
+START_TEST(frame_text_only_length)
+{
+	const char *text = SC_TEXT(77);
+	char tmp[512];
+	size_t n = put_msg(tmp, strlen(text), 1326, text, strlen(text));
+	char *buf = exact(tmp, n);
+	size_t off = 0;
+	struct hg_audit_nlmsg m;
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 1);
+	ck_assert_uint_eq(m.len, strlen(text));
+	ck_assert_int_eq(memcmp(m.text, text, m.len), 0);
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 0);
+	free(buf);
+}
+END_TEST
+
+/* Lengths the kernel (or anyone) might get wrong: never trusted past the datagram. */
+START_TEST(frame_bad_lengths)
+{
+	const char *text = SC_TEXT(78);
+	size_t tl = strlen(text);
+	char tmp[512];
+	struct hg_audit_nlmsg m;
+	size_t off;
+	struct {
+		uint32_t nlmsg_len;
+		int ret;
+	} cases[] = {
+		{ 0, -EBADMSG },                       /* shorter than the header */
+		{ 15, -EBADMSG },
+		{ 16 + tl + 1, -EMSGSIZE },            /* one byte past what was received */
+		{ 16 + tl + 4096, -EMSGSIZE },
+		{ UINT32_MAX, -EMSGSIZE },
+		{ UINT32_MAX - 15, -EMSGSIZE },        /* + 16 must not wrap to the text length */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = put_msg(tmp, cases[i].nlmsg_len, 1326, text, tl);
+		char *buf = exact(tmp, n);
+		off = 0;
+		ck_assert_msg(hg_audit_frame(buf, n, &off, &m) == cases[i].ret, "nlmsg_len %u",
+			      cases[i].nlmsg_len);
+		ck_assert_uint_eq(off, n);
+		ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 0);
+		struct hg_audit_stats st = { 0 };
+		ck_assert_int_eq(count_records(buf, n, false, &st, NULL), 0);
+		ck_assert_uint_eq(cases[i].ret == -EMSGSIZE ? st.too_long : st.unparsable, 1);
+		free(buf);
+	}
+
+	/* a header cut short, an empty datagram */
+	char *buf = exact(tmp, 10);
+	off = 0;
+	ck_assert_int_eq(hg_audit_frame(buf, 10, &off, &m), -EBADMSG);
+	ck_assert_uint_eq(off, 10);
+	off = 0;
+	ck_assert_int_eq(hg_audit_frame(buf, 0, &off, &m), 0);
+	off = 20;   /* an offset past the end is the end */
+	ck_assert_int_eq(hg_audit_frame(buf, 10, &off, &m), 0);
+	free(buf);
+
+	/* a middle length that is neither form: the rest is one message, then garbage */
+	size_t n = put_msg(tmp, 16 + 100, 1326, text, tl);
+	buf = exact(tmp, n);
+	off = 0;
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 1);
+	ck_assert_uint_eq(m.len, 100);
+	ck_assert_uint_eq(off, 116);
+	ck_assert_int_lt(hg_audit_frame(buf, n, &off, &m), 0);   /* text read as a header */
+	ck_assert_uint_eq(off, n);
+	free(buf);
+}
+END_TEST
+
+/* No NUL in the text, a NUL inside it, no text at all. */
+START_TEST(frame_text_bounds)
+{
+	char tmp[512];
+	struct hg_audit_nlmsg m;
+	size_t off = 0;
+	size_t n = put_msg(tmp, 16 + 7, 1400, "abc\0def", 7);
+	char *buf = exact(tmp, n);
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 1);
+	ck_assert_uint_eq(m.len, 3);
+	free(buf);
+
+	n = put_msg(tmp, 16, 1300, "", 0);
+	buf = exact(tmp, n);
+	off = 0;
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 1);
+	ck_assert_uint_eq(m.len, 0);
+	struct hg_audit_stats st = { 0 };
+	ck_assert_int_eq(count_records(buf, n, false, &st, NULL), 0);
+	ck_assert_uint_eq(st.ignored, 1);   /* not ours: ignored; an empty AVC is malformed */
+	memcpy(buf + 4, &(uint16_t){ 1400 }, 2);
+	ck_assert_int_eq(count_records(buf, n, false, &st, NULL), 0);
+	ck_assert_uint_eq(st.unparsable, 1);
+	free(buf);
+
+	/* text only, and empty: nlmsg_len 0 on a bare header */
+	n = put_msg(tmp, 0, 1400, "", 0);
+	buf = exact(tmp, n);
+	off = 0;
+	ck_assert_int_eq(hg_audit_frame(buf, n, &off, &m), 1);
+	ck_assert_uint_eq(m.len, 0);
+	free(buf);
+}
+END_TEST
+
+/* Standard netlink batching: padded messages one after another, a control message, an
+ * unpadded last one. */
+START_TEST(frame_several_messages)
+{
+	const char *a = SC_TEXT(81), *b = SC_TEXT(823);
+	char tmp[1024] = { 0 };
+	size_t n = put_msg(tmp, 16 + strlen(a), 1326, a, strlen(a));
+	n = NLMSG_ALIGN(n);
+	n += put_msg(tmp + n, 16, NLMSG_DONE, "", 0);
+	n += put_msg(tmp + n, 16 + strlen(b), 1326, b, strlen(b));
+	char *buf = exact(tmp, n);
+	struct hg_audit_stats st = { 0 };
+	struct pids p = { 0 };
+	ck_assert_int_eq(count_records(buf, n, false, &st, &p), 2);
+	ck_assert_int_eq(p.pid[0], 81);
+	ck_assert_int_eq(p.pid[1], 823);
+	ck_assert_uint_eq(st.lines, 2);
+	free(buf);
+}
+END_TEST
+
+/* A record longer than the buffer (MSG_TRUNC): dropped and counted, never half-parsed. */
+START_TEST(frame_truncated_datagram)
+{
+	const char *text = SC_TEXT(90);
+	char tmp[512];
+	size_t n = put_msg(tmp, 16 + strlen(text), 1326, text, strlen(text));
+	struct hg_audit_stats st = { 0 };
+	ck_assert_int_eq(count_records(tmp, n - 40, true, &st, NULL), 0);
+	ck_assert_uint_eq(st.too_long, 1);
+	ck_assert_uint_eq(st.records, 0);
+	/* without the flag, the cut record is caught by its nlmsg_len */
+	ck_assert_int_eq(count_records(tmp, n - 40, false, &st, NULL), 0);
+	ck_assert_uint_eq(st.too_long, 2);
+}
+END_TEST
+
+/* Random datagrams and mutations of a real one: the framing stays inside the datagram,
+ * always moves forward and ends. */
+START_TEST(frame_garbage_never_escapes)
+{
+	unsigned seed = 4242;
+	const char *text = SC_TEXT(5);
+	for (int i = 0; i < 20000; i++) {
+		char tmp[600];
+		size_t n = put_msg(tmp, 16 + strlen(text), 1326, text, strlen(text));
+		if (i % 2) {
+			n = (size_t)rand_r(&seed) % sizeof(tmp);
+			for (size_t k = 0; k < n; k++)
+				tmp[k] = (char)rand_r(&seed);
+		} else {
+			for (int k = 0; k < 4; k++)
+				tmp[(size_t)rand_r(&seed) % n] = (char)rand_r(&seed);
+			if (rand_r(&seed) % 4 == 0)
+				n = (size_t)rand_r(&seed) % n;
+		}
+		char *buf = exact(tmp, n);
+		size_t off = 0, before;
+		struct hg_audit_nlmsg m;
+		int r;
+		do {
+			before = off;
+			r = hg_audit_frame(buf, n, &off, &m);
+			ck_assert(r == 1 || r == 0 || r == -EBADMSG || r == -EMSGSIZE);
+			ck_assert_uint_le(off, n);
+			if (r == 1) {
+				ck_assert_uint_gt(off, before);
+				ck_assert(m.text >= buf + before + 16 && m.text + m.len <= buf + n);
+			}
+		} while (r == 1);
+		struct hg_audit_stats st = { 0 };
+		count_records(buf, n, false, &st, NULL);
+		free(buf);
+	}
+}
+END_TEST
+
 /* ---- the netlink reader against the real kernel ---- */
 
 struct collected {
@@ -523,6 +788,78 @@ START_TEST(netlink_sees_seccomp_kill)
 }
 END_TEST
 
+/* A child named `comm` killed by its seccomp filter at mkdir. Returns its pid. */
+static pid_t seccomp_killed_child(const char *comm)
+{
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		prctl(PR_SET_NAME, comm);
+		scmp_filter_ctx sc = seccomp_init(SCMP_ACT_ALLOW);
+		if (!sc || seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(mkdir), 0) < 0 ||
+		    seccomp_load(sc) < 0)
+			_exit(2);
+		syscall(SYS_mkdir, "/nonexistent-hgdiag-test", 0700);
+		_exit(3);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+		      "child was not killed by SIGSYS (status 0x%x)", status);
+	return child;
+}
+
+struct by_pid {
+	pid_t pid[8];
+	bool seen[8];
+};
+
+static void mark_pid(const struct hg_audit_record *rec, void *ctx)
+{
+	struct by_pid *b = ctx;
+	for (int i = 0; i < 8; i++)
+		if (rec->denial.pid == (uint32_t)b->pid[i] && rec->denial.kind == HG_KIND_SECCOMP)
+			b->seen[i] = true;
+}
+
+/* The shape that crashed the agent, from the real kernel: a long record, then shorter
+ * ones of every length modulo 4 (so some are unaligned), read into the same buffer. */
+START_TEST(netlink_long_then_short_records)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP netlink_long_then_short_records: needs root (CAP_AUDIT_READ)\n");
+		return;
+	}
+	struct hg_audit_netlink *nl __attribute__((cleanup(hg_audit_netlink_closep))) = NULL;
+	int r = hg_audit_netlink_open(&nl);
+	ck_assert_msg(r == 0, "hg_audit_netlink_open: %s", strerror(-r));
+	static const char *const names[8] = { "long-comm-name1", "a", "long-comm-name2", "ab",
+					      "long-comm-name3", "abc", "long-comm-name4", "abcd" };
+	struct by_pid b = { 0 };
+	bool all = false;
+	for (int i = 0; i < 8; i++) {
+		b.pid[i] = seccomp_killed_child(names[i]);
+		/* one record at a time, so each lands on the previous one's bytes */
+		struct timespec start, now;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		do {
+			struct pollfd p = { .fd = hg_audit_netlink_fd(nl), .events = POLLIN };
+			if (poll(&p, 1, 200) > 0)
+				ck_assert_int_ge(hg_audit_netlink_read(nl, mark_pid, &b), 0);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while (!b.seen[i] && now.tv_sec - start.tv_sec < 5);
+	}
+	all = true;
+	for (int i = 0; i < 8; i++)
+		if (!b.seen[i]) {
+			all = false;
+			fprintf(stderr, "no record for %s (pid %d)\n", names[i], b.pid[i]);
+		}
+	ck_assert(all);
+	ck_assert_uint_eq(hg_audit_netlink_stats(nl)->too_long, 0);
+}
+END_TEST
+
 /* ---- the file follower ---- */
 
 static char tmpdir[] = "/tmp/hgdiag-audit-XXXXXX";
@@ -547,18 +884,6 @@ static void remove_tmpdir(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-}
-
-struct pids {
-	uint32_t pid[16];
-	int n;
-};
-
-static void collect_pid(const struct hg_audit_record *rec, void *ctx)
-{
-	struct pids *p = ctx;
-	if (p->n < 16)
-		p->pid[p->n++] = rec->denial.pid;
 }
 
 #define SC(pid) "type=1326 audit(1.000:1): pid=" #pid " sig=31 arch=c000003e syscall=83 code=0x80000000\n"
@@ -665,9 +990,20 @@ int main(void)
 	tcase_add_test(tc, apparmor_rules);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("frame");
+	tcase_add_test(tc, frame_unaligned_record_over_stale_bytes);
+	tcase_add_test(tc, frame_text_only_length);
+	tcase_add_test(tc, frame_bad_lengths);
+	tcase_add_test(tc, frame_text_bounds);
+	tcase_add_test(tc, frame_several_messages);
+	tcase_add_test(tc, frame_truncated_datagram);
+	tcase_add_test(tc, frame_garbage_never_escapes);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("netlink");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, netlink_sees_seccomp_kill);
+	tcase_add_test(tc, netlink_long_then_short_records);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("file");
