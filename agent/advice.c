@@ -43,11 +43,24 @@ int adv_cap_number(const char *name)
 const char *adv_cap_risk(const char *cap)
 {
 	static const char *const high[] = { "CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_MODULE",
-					    "CAP_BPF", "CAP_NET_ADMIN", "CAP_SYS_RAWIO" };
+					    "CAP_BPF", "CAP_NET_ADMIN", "CAP_SYS_RAWIO", "CAP_SYS_TIME",
+					    "CAP_SYS_BOOT", "CAP_MKNOD", "CAP_DAC_READ_SEARCH" };
 	for (size_t i = 0; i < sizeof(high) / sizeof(high[0]); i++)
 		if (strcmp(cap, high[i]) == 0)
 			return "high";
 	return "medium";
+}
+
+/* Capabilities whose effect is on the node (the clock, kernel modules, reboot, raw I/O,
+ * device nodes, file handles that escape the container's mounts). */
+bool adv_cap_acts_on_node(const char *cap)
+{
+	static const char *const node[] = { "CAP_SYS_TIME", "CAP_SYS_MODULE", "CAP_SYS_BOOT",
+					    "CAP_SYS_RAWIO", "CAP_MKNOD", "CAP_DAC_READ_SEARCH" };
+	for (size_t i = 0; i < sizeof(node) / sizeof(node[0]); i++)
+		if (cap && !strcmp(cap, node[i]))
+			return true;
+	return false;
 }
 
 int adv_risk_rank(const char *risk)
@@ -393,8 +406,10 @@ json_t *hg_advise_container(const struct hg_stored_container *c,
 	json_array_foreach(a.out, i, s) {
 		json_object_del(s, "_key");
 		json_object_del(s, "_port");
+		bool no_merge = json_is_true(json_object_get(s, "_no_merge"));
+		json_object_del(s, "_no_merge");
 		json_t *v = json_object_get(s, "values");
-		if (values && json_is_true(json_object_get(s, "effective")) && json_is_object(v) &&
+		if (values && !no_merge && json_is_true(json_object_get(s, "effective")) && json_is_object(v) &&
 		    merge_values(values, v) < 0) {
 			json_decref(a.out);
 			return NULL;

@@ -15,25 +15,42 @@ static void advise_file_ownership(struct advice *a, const struct hg_stored_denia
 {
 	const struct hg_denial *d = &sd->d;
 	struct hg_proc_status st;
-	uint32_t pid, gid = RUNBOOK_UID;
+	uint32_t pid, uid = d->uid, gid = d->uid;
 	char why[WHY_MAX] = "";
 	bool created;
+	bool fowner = cap && !strcmp(cap, "CAP_FOWNER");
 
-	json_t *s = adv_suggestion(a, "file_ownership", "file_ownership", &created);
+	json_t *s = adv_suggestion(a, fowner ? "file_ownership:owner" : "file_ownership",
+				   "file_ownership", &created);
 	if (!s)
 		return;
 	adv_add_denial_id(s, sd->id);
 	if (!created)
 		return;
-	if (adv_status_any(a, d, &st, &pid) == 0 && st.gid)
+	/* The process's own ids (the pod's runAsUser/runAsGroup), never a guess. */
+	if (adv_status_any(a, d, &st, &pid) == 0) {
+		uid = st.uid;
 		gid = st.gid;
+	}
 	adv_appendf(why, sizeof(why), "%s was refused %s%s%s by file ownership or mode%s%s%s.", adv_who(d),
 		d->syscall[0] ? d->syscall : "access", d->path[0] ? " on " : "", d->path,
 		cap ? " (it lacked " : "", cap ? cap : "", cap ? ")" : "");
+	if (fowner) {
+		/* chmod, utimes, setting ACLs on a file of another owner: only the owner may. */
+		adv_appendf(why, sizeof(why), " Only the file's owner may %s it: fsGroup does not help "
+			"(group access is not ownership). Make uid %" PRIu32 " own the file: "
+			"COPY --chown=%" PRIu32 ":%" PRIu32 " in the image, or an init container that "
+			"chowns it on the volume before the app starts.", d->syscall[0] ? d->syscall : "change",
+			uid, uid, gid);
+		adv_set_str(s, "summary", "Make the app's user own the file (chown in the image or an init step)");
+		adv_set_str(s, "why", why);
+		return;
+	}
 	adv_appendf(why, sizeof(why), " Give the files to the app's user instead of adding a capability: "
 		"fsGroup %" PRIu32 " makes mounted volumes group-writable, files in the image need "
-		"COPY --chown=%u:%" PRIu32 " (or a chown in the Dockerfile), and files created at start "
-		"need an init step that chowns them.", gid, RUNBOOK_UID, gid);
+		"COPY --chown=%" PRIu32 ":%" PRIu32 " (or a chown in the Dockerfile), and files created "
+		"at start need an init step that chowns them. fsGroup never makes a chown, chmod or "
+		"utimes call itself succeed: the app must stop needing it.", gid, uid, gid);
 	adv_set_str(s, "summary", "Fix file ownership (fsGroup / chown in the image) instead of adding a capability");
 	json_object_set_new(s, "patch", json_pack("{s:{s:{s:I}}}", "spec", "securityContext", "fsGroup",
 						  (json_int_t)gid));
@@ -96,6 +113,15 @@ void adv_capability_suggestion(struct advice *a, const struct hg_stored_denial *
 	else if (!effective)
 		adv_appendf(why, sizeof(why), " Nothing short of running this process as root would let "
 			"it use %s; prefer changing what the app does.", cap);
+	if (strcmp(cap, "CAP_NET_BIND_SERVICE"))
+		adv_appendf(why, sizeof(why), " Adding %s moves the pod out of Pod Security \"restricted\" "
+			    "(only NET_BIND_SERVICE may be added there).", cap + 4);
+	if (adv_cap_acts_on_node(cap)) {
+		adv_appendf(why, sizeof(why), " %s acts on the node, not the container: high risk, so it is "
+			    "never merged into the values; add it by hand only if the node's owner agrees.",
+			    cap + 4);
+		json_object_set_new(s, "_no_merge", json_true());
+	}
 	snprintf(summary, sizeof(summary), "Add the capability %s", cap + 4);
 	adv_set_str(s, "summary", summary);
 	json_object_set_new(s, "values", json_pack("{s:{s:[s]}}", "hardening", "extraCapabilities", cap + 4));

@@ -49,6 +49,7 @@ void adv_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((for
 int adv_cap_number(const char *name);           /* CAP_* → number, -1 */
 const char *adv_cap_risk(const char *cap);      /* "high" / "medium" */
 int adv_risk_rank(const char *risk);
+bool adv_cap_acts_on_node(const char *cap);    /* never merged into values */
 const char *adv_caps_risk(const char *list);    /* the highest of "CAP_A,CAP_B" */
 void adv_dns_label(const char *path, char out[64]);
 void adv_parent_dir(char *path);

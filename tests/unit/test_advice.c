@@ -586,6 +586,45 @@ START_TEST(chown_and_dac_give_file_ownership)
 }
 END_TEST
 
+START_TEST(node_capabilities_never_merged)
+{
+	live_process(root_no_nnp);
+	add_cap("settimeofday", "CAP_SYS_TIME", 25);
+	add_cap("kill", "CAP_KILL", 5);
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *t = nth(out, "capability", 0);
+	ck_assert(json_is_true(json_object_get(t, "effective")));   /* root: it would work */
+	ck_assert_str_eq(json_string_value(json_object_get(t, "risk")), "high");
+	ck_assert_ptr_nonnull(strstr(why(t), "acts on the node"));
+	ck_assert_ptr_nonnull(strstr(why(t), "restricted"));
+	json_t *caps = json_object_get(json_object_get(values, "hardening"), "extraCapabilities");
+	ck_assert_int_eq(json_array_size(caps), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(caps, 0)), "KILL");
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(fowner_is_ownership_not_fsgroup)
+{
+	live_process("Name:\tapp\nUid:\t1001\t1001\t1001\t1001\nGid:\t2002\t2002\t2002\t2002\nCapBnd:\t0\nCapPrm:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\n");
+	snprintf(add_cap("chmod", "CAP_FOWNER", 3)->path, HG_PATH_MAX, "/data/f");
+	snprintf(add_cap("chown", "CAP_CHOWN", 0)->path, HG_PATH_MAX, "/data/g");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "file_ownership"), 2);
+	json_t *own = nth(out, "file_ownership", 0);
+	ck_assert(json_is_null(json_object_get(own, "patch")));
+	ck_assert_ptr_nonnull(strstr(why(own), "fsGroup does not help"));
+	ck_assert_ptr_nonnull(strstr(why(own), "--chown=1001:2002"));
+	json_t *fs = nth(out, "file_ownership", 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(fs, "patch"), "spec"), "securityContext"), "fsGroup")), 2002);
+	ck_assert_ptr_nonnull(strstr(why(fs), "--chown=1001:2002"));
+	json_decref(out);
+}
+END_TEST
+
 START_TEST(raw_icmp_socket_gives_ping_group_range)
 {
 	live_process(nonroot_nnp);
@@ -1080,7 +1119,7 @@ int main(void)
 		{ "capability", { bind_80_nonroot_nnp, root_without_nnp_gets_effective_capability,
 				  root_with_nnp_still_gets_the_capability, nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
 				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
-				  dedup_two_binds } },
+				  dedup_two_binds, node_capabilities_never_merged, fowner_is_ownership_not_fsgroup } },
 		{ "seccomp", { unshare_newuser_capability_gated, keyctl_never_allowed,
 			       personality_argument_condition, seccomp_without_default_profile,
 			       capability_gated_syscall_not_effective_for_nonroot,
