@@ -99,6 +99,8 @@ args_chown() {
 
 # The missing binary: a distroless pod whose hook is `/bin/sh -c "sleep 1"`; the hook's
 # command is in the bundle's .hook (what prestop_command changes).
+# The control: the same hook where the image has a shell.
+control_prestop() { install -m 0755 "$(command -v busybox)" "$(hg_runc_bundle "$1")/rootfs/bin/sh"; }
 setup_prestop() { echo '["/bin/sh", "-c", "sleep 1"]' >"$(hg_runc_bundle "$1")/.hook"; }
 args_prestop() {
 	local hook
