@@ -125,6 +125,7 @@ int hg_classify_event(const struct hg_event *ev, uint64_t boot_to_wall_ns,
 {
 	if (ev->key.kind == HG_RAW_NONE || ev->key.kind >= HG_RAW_KIND_MAX)
 		return -EINVAL;
+	bool ignored = false;
 	memset(d, 0, sizeof(*d));
 	memset(o, 0, sizeof(*o));
 
@@ -159,6 +160,8 @@ int hg_classify_event(const struct hg_event *ev, uint64_t boot_to_wall_ns,
 	case HG_RAW_SECCOMP:
 	case HG_RAW_SIGSYS:
 		d->kind = HG_KIND_SECCOMP;
+		if (ev->key.kind == HG_RAW_SECCOMP && d->err == ENOSYS && !strcmp(d->syscall, "clone3"))
+			ignored = true;
 		break;
 	case HG_RAW_CAPABILITY:
 		d->cap = hg_cap_pick(ev->key.caps);
@@ -187,5 +190,7 @@ int hg_classify_event(const struct hg_event *ev, uint64_t boot_to_wall_ns,
 	copy_str(o->cg_name, sizeof(o->cg_name), ev->cg_name, sizeof(ev->cg_name));
 	copy_str(o->cg_parent, sizeof(o->cg_parent), ev->cg_parent, sizeof(ev->cg_parent));
 	hg_cgroup_parse_names(o);
+	if (ignored)
+		return HG_CLASSIFIED_IGNORED;
 	return ev->key.kind == HG_RAW_HINT ? HG_CLASSIFIED_HINT : HG_CLASSIFIED_DENIAL;
 }

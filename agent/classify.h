@@ -9,6 +9,8 @@
 enum hg_classified {
 	HG_CLASSIFIED_DENIAL = 1,
 	HG_CLASSIFIED_HINT = 2,   /* an access() answer: attach to later denials, never count */
+	HG_CLASSIFIED_IGNORED = 3, /* a deliberate refusal that is no denial (RuntimeDefault's
+				    * clone3 ENOSYS: glibc falls back to clone): never count */
 };
 
 /* boot_to_wall_ns: add to CLOCK_BOOTTIME stamps to get wall-clock time

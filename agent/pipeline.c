@@ -222,6 +222,8 @@ int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 		pl->malformed++;
 		return 0;
 	}
+	if (r == HG_CLASSIFIED_IGNORED)
+		return 0;
 	remember_pid(pl, d.tgid, &o);
 	if (r == HG_CLASSIFIED_HINT) {
 		pl->hints++;

@@ -87,6 +87,15 @@ int hg_proc_status_parse(const char *text, struct hg_proc_status *out)
 	parse_hex_field(text, "CapPrm", &st.cap_prm);
 	parse_hex_field(text, "CapEff", &st.cap_eff);
 	parse_hex_field(text, "CapAmb", &st.cap_amb);
+	const char *name = status_field(text, "Name");
+	if (name) {
+		name += strspn(name, " \t");
+		size_t n = strcspn(name, "\n");
+		if (n >= sizeof(st.name))
+			n = sizeof(st.name) - 1;
+		memcpy(st.name, name, n);
+		st.name[n] = '\0';
+	}
 	const char *nnp = status_field(text, "NoNewPrivs");
 	st.no_new_privs = nnp && strtol(nnp, NULL, 10) != 0;
 	*out = st;
@@ -274,4 +283,142 @@ bool hg_image_is_executable(const struct hg_image *img, const char *path)
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return false;
 	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int hg_image_list(const struct hg_image *img, const char *path, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	_cleanup_close_ int fd = image_openat(img, path, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	int dfd = dup(fd);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+	char *names[64];
+	size_t n = 0;
+	int total = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		total++;
+		if (n < sizeof(names) / sizeof(names[0]))
+			names[n] = strdup(de->d_name), n += names[n] != NULL;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+		if (used + l + 3 < len) {
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names[i]);
+		} else if (used + 5 < len && !strstr(buf, "...")) {
+			used += (size_t)snprintf(buf + used, len - used, ", ...");
+		}
+		free(names[i]);
+	}
+	return total;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space...) in place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; ) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+static bool path_under(const char *path, const char *mnt)
+{
+	size_t l = strlen(mnt);
+	if (!strcmp(mnt, "/"))
+		return true;
+	return !strncmp(path, mnt, l) && (path[l] == '/' || path[l] == '\0');
+}
+
+int hg_mountinfo_find(const char *text, const char *path, struct hg_mount *out)
+{
+	if (!text || !path || !out)
+		return -EINVAL;
+	bool found = false;
+	size_t best = 0;
+	for (const char *line = text; line && *line; ) {
+		const char *nl = strchr(line, '\n');
+		size_t l = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[4096];
+		if (l < sizeof(buf)) {
+			memcpy(buf, line, l);
+			buf[l] = '\0';
+			char root[1024], mnt[1024], opts[512], fstype[64], source[1024];
+			const char *sep = strstr(buf, " - ");
+			if (sep && sscanf(buf, "%*u %*u %*s %1023s %1023s %511s", root, mnt, opts) == 3 &&
+			    sscanf(sep + 3, "%63s %1023s", fstype, source) >= 1) {
+				unescape_octal(root);
+				unescape_octal(mnt);
+				size_t ml = strlen(mnt);
+				/* the last (topmost) of the deepest mounts covering the path wins */
+				if (path_under(path, mnt) && (!found || ml >= best)) {
+					found = true;
+					best = ml;
+					snprintf(out->mount_point, sizeof(out->mount_point), "%s", mnt);
+					snprintf(out->root, sizeof(out->root), "%s", root);
+					snprintf(out->fstype, sizeof(out->fstype), "%s", fstype);
+					out->read_only = false;
+					for (char *save, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
+						if (!strcmp(o, "ro"))
+							out->read_only = true;
+				}
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+int hg_proc_mount_for(const char *proc_root, uint32_t pid, const char *path, struct hg_mount *out)
+{
+	char fn[4096];
+	int r = proc_file(proc_root, pid, "mountinfo", fn, sizeof(fn));
+	if (r < 0)
+		return r;
+	_cleanup_fclose_ FILE *f = fopen(fn, "re");
+	if (!f)
+		return -errno;
+	size_t cap = 1 << 16, n = 0;
+	_cleanup_free_ char *text = malloc(cap);
+	if (!text)
+		return -ENOMEM;
+	for (size_t got; (got = fread(text + n, 1, cap - 1 - n, f)) > 0; ) {
+		n += got;
+		if (n + 1 >= cap) {
+			char *p = realloc(text, cap * 2);
+			if (!p)
+				return -ENOMEM;
+			text = p;
+			cap *= 2;
+		}
+	}
+	text[n] = '\0';
+	return hg_mountinfo_find(text, path, out);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct hg_proc_status {
+	char name[16];                   /* comm ("Name:"), "" when absent */
 	uint32_t uid, gid;               /* effective ids */
 	uint64_t cap_prm, cap_eff, cap_bnd, cap_amb;
 	bool no_new_privs;
@@ -50,5 +51,20 @@ int hg_image_stat(const struct hg_image *img, const char *path, bool follow,
 int hg_image_readlink(const struct hg_image *img, const char *path, char *buf, size_t len);
 /* True when `path` is an executable regular file in the image. */
 bool hg_image_is_executable(const struct hg_image *img, const char *path);
+
+/* The names in a directory of the image, sorted, as "a, b, c" (", ..." when `buf` is
+ * full). Returns how many entries it has, or -errno. */
+int hg_image_list(const struct hg_image *img, const char *path, char *buf, size_t len);
+
+/* The mount a path (as the container sees it) is on, from /proc/<pid>/mountinfo. */
+struct hg_mount {
+	char mount_point[1024];
+	char root[1024];          /* the mounted directory of its filesystem (a volume's host dir) */
+	char fstype[64];
+	bool read_only;           /* the mount's own "ro" */
+};
+/* Picks from mountinfo text the topmost of the deepest mounts covering `path`. */
+int hg_mountinfo_find(const char *text, const char *path, struct hg_mount *out);
+int hg_proc_mount_for(const char *proc_root, uint32_t pid, const char *path, struct hg_mount *out);
 
 #endif

@@ -180,7 +180,7 @@ json_t *hg_seccomp_resolve(const json_t *profile, const char *const *caps, size_
 		if (!json_is_object(rule) || !rule_applies(rule, native->go, caps, ncaps))
 			continue;
 		json_t *r = json_object();
-		static const char *const keep[] = { "names", "action", "errnoRet", "args" };
+		static const char *const keep[] = { "names", "action", "errnoRet", "args", "comment" };
 		for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
 			json_t *v = json_object_get(rule, keep[k]);
 			if (v && !json_is_null(v))

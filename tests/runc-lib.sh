@@ -324,7 +324,7 @@ hg_runc_apply() {
 	kind=$(echo "$s" | jq -r .kind)
 	case $kind in
 	writable_path)
-		for p in $(echo "$s" | jq -r '.values.hardening.writablePaths[].mountPath'); do
+		for p in $(echo "$s" | jq -r '(.values.hardening.writablePaths // [])[].mountPath'); do
 			hg_runc_emptydir "$name" "$p" || return 1
 		done ;;
 	capability)

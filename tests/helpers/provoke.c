@@ -15,6 +15,10 @@
  *   provoke noise N                     mmap/munmap and open missing files N times
  *   provoke unshare-user                unshare(CLONE_NEWUSER)
  *   provoke keyctl                      keyctl(KEYCTL_GET_KEYRING_ID)
+ *   provoke unshare-ns                  unshare(CLONE_NEWNS): needs CAP_SYS_ADMIN in the kernel
+ *   provoke mount-tmpfs DIR             mount a tmpfs on DIR: needs CAP_SYS_ADMIN in the kernel
+ *   provoke settime                     settimeofday(NULL, NULL): changes nothing, but the
+ *                                       kernel checks CAP_SYS_TIME
  *   provoke raw-socket                  socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
  *   provoke as UID CMD...               drop to UID/GID (all capabilities gone), run CMD
  *   provoke chroot DIR CMD...           chroot into DIR, then run CMD
@@ -37,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -182,6 +187,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(op, "unshare-user"))
 		return report("unshare", unshare(CLONE_NEWUSER));
+	if (!strcmp(op, "unshare-ns"))
+		return report("unshare", unshare(CLONE_NEWNS));
+	if (!strcmp(op, "mount-tmpfs") && argc == 3)
+		return report("mount", mount("none", argv[2], "tmpfs", 0, NULL));
+	if (!strcmp(op, "settime"))
+		return report("settimeofday", (int)syscall(__NR_settimeofday, NULL, NULL));
 	if (!strcmp(op, "keyctl"))
 		return report("keyctl", (int)syscall(__NR_keyctl, 0 /* GET_KEYRING_ID */, -3, 0));
 	if (!strcmp(op, "raw-socket"))

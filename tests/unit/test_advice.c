@@ -291,16 +291,123 @@ END_TEST
 
 START_TEST(deepest_existing_directory_and_hidden_content)
 {
+	char ids[64];
 	live_process(nonroot_nnp);
 	put("100/root/app/data/seed.json", "{}", 0644);
-	add_rofs("openat", "/app/data/cache/x/y/blob.bin");   /* only /app/data exists */
+	add_rofs("openat", "/app/data/cache/x/y/blob.bin");   /* only /app/data exists, with content */
 	add_rofs("mkdir", "/app/data/new");
-	json_t *out = advise(NULL);
-	ck_assert_int_eq(count_kind(out, "writable_path"), 1);
-	json_t *s = writable_at(out, "/app/data");
+	add_rofs("openat", "/app/data/seed.json.tmp");         /* lands right in /app/data */
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert_int_eq(count_kind(out, "writable_path"), 3);
+	/* the missing directories are mount points of their own: nothing of the image hidden */
+	json_t *s = writable_at(out, "/app/data/cache");
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	ck_assert_ptr_null(strstr(why(s), "hide"));
+	s = writable_at(out, "/app/data/new");
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "not in the image"));
+	/* /app/data itself would hide seed.json: not effective, not merged, and says so */
+	s = writable_at(out, "/app/data");
 	ck_assert_ptr_nonnull(s);
-	ck_assert_ptr_nonnull(strstr(why(s), "hides"));
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d3");
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "seed.json"));
+	ck_assert_ptr_nonnull(strstr(why(s), "init container"));
+	size_t i;
+	json_t *e;
+	json_t *wp = json_object_get(json_object_get(values, "hardening"), "writablePaths");
+	ck_assert_int_eq(json_array_size(wp), 2);
+	json_array_foreach(wp, i, e)
+		ck_assert_str_ne(json_string_value(json_object_get(e, "mountPath")), "/app/data");
 	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(config_rewrite_would_hide_the_config)
+{
+	live_process(nonroot_nnp);
+	put("100/root/etc/nginx/nginx.conf", "events {}\n", 0644);
+	put("100/root/etc/nginx/mime.types", "types {}\n", 0644);
+	add_rofs("openat", "/etc/nginx/nginx.conf");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = writable_at(out, "/etc/nginx");
+	ck_assert_ptr_nonnull(s);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "mime.types, nginx.conf"));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(proc_sys_writes_are_sysctls)
+{
+	live_process(nonroot_nnp);
+	add_rofs("openat", "/proc/sys/net/ipv4/ip_unprivileged_port_start");
+	add_rofs("openat", "/proc/sys/kernel/msgmax");
+	add_rofs("openat", "/proc/sys/vm/swappiness");
+	add_rofs("openat", "/sys/kernel/mm/transparent_hugepage/enabled");
+	add_rofs("mknodat", "/dev/fuse");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s;
+	/* never an emptyDir under /proc, /sys or /dev */
+	for (int i = 0; (s = nth(out, "writable_path", i)); i++) {
+		ck_assert(json_is_null(json_object_get(s, "values")));
+		ck_assert(json_is_false(json_object_get(s, "effective")));
+	}
+	ck_assert_int_eq(count_kind(out, "writable_path"), 2);   /* /sys and /dev */
+	ck_assert_int_eq(count_kind(out, "sysctl"), 3);
+	s = nth(out, "sysctl", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "spec"), "securityContext"), "sysctls"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ip_unprivileged_port_start");
+	ck_assert_ptr_nonnull(strstr(why(s), "since 1.22"));
+	s = nth(out, "sysctl", 1);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "--allowed-unsafe-sysctls=kernel.msgmax"));
+	s = nth(out, "sysctl", 2);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "node-level"));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(readonly_volume_is_not_the_root)
+{
+	live_process(nonroot_nnp);
+	put("100/mountinfo",
+	    "600 500 0:50 / / ro,relatime - overlay overlay rw,lowerdir=/l\n"
+	    "601 600 0:51 / /proc rw - proc proc rw\n"
+	    "602 600 259:1 /var/lib/kubelet/pods/6f1c/volumes/kubernetes.io~configmap/app-config /etc/app ro,relatime - ext4 /dev/vda1 rw\n"
+	    "603 600 259:1 /var/lib/kubelet/pods/6f1c/volumes/kubernetes.io~empty-dir/cache /var/cache/app rw,relatime - ext4 /dev/vda1 rw\n"
+	    "604 600 259:1 /srv/My\\040Data /data ro - ext4 /dev/vda1 rw\n", 0644);
+	put("100/root/etc/app/settings.yaml", "a: 1\n", 0644);
+	mkdirs("100/root/var/lib");
+	add_rofs("openat", "/etc/app/settings.yaml");
+	add_rofs("openat", "/data/x");
+	add_rofs("mkdir", "/var/lib/app2");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s = nth(out, "writable_path", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert(json_is_null(json_object_get(s, "values")));
+	ck_assert_ptr_nonnull(strstr(why(s), "ConfigMap volume app-config"));
+	ck_assert_ptr_nonnull(strstr(why(s), "already a mount point"));
+	ck_assert_ptr_null(strstr(why(s), "root filesystem is read-only"));
+	s = nth(out, "writable_path", 1);
+	ck_assert_ptr_nonnull(strstr(why(s), "/srv/My Data"));
+	/* the root filesystem still gets its emptyDir */
+	ck_assert_ptr_nonnull(writable_at(out, "/var/lib"));
+	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(values, "hardening"), "writablePaths")), 1);
+	json_decref(out);
+	json_decref(values);
 }
 END_TEST
 
@@ -333,10 +440,14 @@ START_TEST(pycache_mentions_pythondontwritebytecode)
 	put("100/root/app/pkg/mod.py", "x = 1\n", 0644);
 	add_rofs("mkdir", "/app/pkg/__pycache__");
 	json_t *out = advise(NULL);
-	json_t *s = writable_at(out, "/app/pkg");
+	/* exactly where the writes land: /app/pkg keeps its modules */
+	ck_assert_ptr_null(writable_at(out, "/app/pkg"));
+	json_t *s = writable_at(out, "/app/pkg/__pycache__");
 	ck_assert_ptr_nonnull(s);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
 	ck_assert_ptr_nonnull(strstr(why(s), "PYTHONDONTWRITEBYTECODE=1"));
-	ck_assert_ptr_nonnull(strstr(why(s), "hides"));
+	ck_assert_ptr_nonnull(strstr(why(s), "PYTHONPYCACHEPREFIX"));
+	ck_assert_ptr_null(strstr(why(s), "hide"));
 	json_decref(out);
 }
 END_TEST
@@ -475,6 +586,45 @@ START_TEST(chown_and_dac_give_file_ownership)
 }
 END_TEST
 
+START_TEST(node_capabilities_never_merged)
+{
+	live_process(root_no_nnp);
+	add_cap("settimeofday", "CAP_SYS_TIME", 25);
+	add_cap("kill", "CAP_KILL", 5);
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *t = nth(out, "capability", 0);
+	ck_assert(json_is_true(json_object_get(t, "effective")));   /* root: it would work */
+	ck_assert_str_eq(json_string_value(json_object_get(t, "risk")), "high");
+	ck_assert_ptr_nonnull(strstr(why(t), "acts on the node"));
+	ck_assert_ptr_nonnull(strstr(why(t), "restricted"));
+	json_t *caps = json_object_get(json_object_get(values, "hardening"), "extraCapabilities");
+	ck_assert_int_eq(json_array_size(caps), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(caps, 0)), "KILL");
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(fowner_is_ownership_not_fsgroup)
+{
+	live_process("Name:\tapp\nUid:\t1001\t1001\t1001\t1001\nGid:\t2002\t2002\t2002\t2002\nCapBnd:\t0\nCapPrm:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\n");
+	snprintf(add_cap("chmod", "CAP_FOWNER", 3)->path, HG_PATH_MAX, "/data/f");
+	snprintf(add_cap("chown", "CAP_CHOWN", 0)->path, HG_PATH_MAX, "/data/g");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(count_kind(out, "file_ownership"), 2);
+	json_t *own = nth(out, "file_ownership", 0);
+	ck_assert(json_is_null(json_object_get(own, "patch")));
+	ck_assert_ptr_nonnull(strstr(why(own), "fsGroup does not help"));
+	ck_assert_ptr_nonnull(strstr(why(own), "--chown=1001:2002"));
+	json_t *fs = nth(out, "file_ownership", 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(fs, "patch"), "spec"), "securityContext"), "fsGroup")), 2002);
+	ck_assert_ptr_nonnull(strstr(why(fs), "--chown=1001:2002"));
+	json_decref(out);
+}
+END_TEST
+
 START_TEST(raw_icmp_socket_gives_ping_group_range)
 {
 	live_process(nonroot_nnp);
@@ -542,10 +692,11 @@ START_TEST(unshare_newuser_capability_gated)
 	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "high");
 	ck_assert(json_is_true(json_object_get(s, "effective")));
 	ck_assert_ptr_nonnull(strstr(why(s), "CAP_SYS_ADMIN"));
-	ck_assert_ptr_nonnull(strstr(why(s), "re-enable"));
+	ck_assert_ptr_nonnull(strstr(why(s), "needs no capability"));
+	ck_assert_int_eq(count_kind(out, "capability"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
 		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile")),
-		"profiles/hgdiag-web-unshare.json");
+		"profiles/hgdiag-web.json");
 
 	json_t *profile = json_object_get(s, "seccomp_profile");
 	ck_assert_str_eq(json_string_value(json_object_get(profile, "defaultAction")), "SCMP_ACT_ERRNO");
@@ -626,6 +777,174 @@ START_TEST(seccomp_without_default_profile)
 	json_t *s = nth(out, "seccomp_exception", 0);
 	ck_assert(json_is_false(json_object_get(s, "effective")));
 	ck_assert(json_is_null(json_object_get(s, "seccomp_profile")));
+	json_decref(out);
+}
+END_TEST
+
+
+static const char *local_profile(const json_t *s)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile"));
+}
+
+static json_t *cap_suggestion(const json_t *out, const char *summary)
+{
+	json_t *s;
+	for (int i = 0; (s = nth(out, "capability", i)); i++)
+		if (!strcmp(json_string_value(json_object_get(s, "summary")), summary))
+			return s;
+	return NULL;
+}
+
+START_TEST(capability_gated_syscall_not_effective_for_nonroot)
+{
+	/* mount, setns, unshare(CLONE_NEWNS), settimeofday, open_by_handle_at: the kernel
+	 * checks a capability after seccomp, so an exception alone still fails. */
+	static const struct { const char *sc; unsigned long long a0; const char *cap; } cases[] = {
+		{ "mount", 0, "CAP_SYS_ADMIN" }, { "setns", 0, "CAP_SYS_ADMIN" },
+		{ "unshare", 0x00020000 /* CLONE_NEWNS */, "CAP_SYS_ADMIN" },
+		{ "settimeofday", 0, "CAP_SYS_TIME" }, { "open_by_handle_at", 0, "CAP_DAC_READ_SEARCH" },
+	};
+	live_process(nonroot_nnp);
+	for (size_t i = 0; i < 5; i++)
+		add(HG_KIND_SECCOMP, cases[i].sc, "EPERM")->args[0] = cases[i].a0;
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	json_t *s;
+	int n = 0;
+	for (int i = 0; (s = nth(out, "seccomp_exception", i)); i++, n++) {
+		ck_assert_msg(json_is_false(json_object_get(s, "effective")), "%s",
+			      json_string_value(json_object_get(s, "summary")));
+		ck_assert_ptr_nonnull(strstr(why(s), "permission check"));
+		/* its own profile, so that "it does not help" can be checked */
+		ck_assert(json_is_object(json_object_get(s, "seccomp_profile")));
+	}
+	ck_assert_int_eq(n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		char sum[64];
+		snprintf(sum, sizeof(sum), "Add the capability %s", cases[i].cap + 4);
+		json_t *c = cap_suggestion(out, sum);
+		ck_assert_msg(c != NULL, "no %s", sum);
+		ck_assert(json_is_false(json_object_get(c, "effective")));   /* uid 65532 */
+	}
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(capability_gated_syscall_root_gets_the_capability)
+{
+	live_process(root_no_nnp);   /* root, CapEff without CAP_SYS_ADMIN */
+	add(HG_KIND_SECCOMP, "mount", "EPERM");
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "RuntimeDefault allow mount by itself"));
+	json_t *c = cap_suggestion(out, "Add the capability SYS_ADMIN");
+	ck_assert(json_is_true(json_object_get(c, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(c, "risk")), "high");
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(capability_held_makes_the_exception_effective)
+{
+	/* root with CAP_SYS_ADMIN under a profile stricter than RuntimeDefault */
+	live_process("Name:\tapp\nUid:\t0\t0\t0\t0\nCapBnd:\t00000000a82425fb\nCapPrm:\t00000000a82425fb\n"
+		     "CapEff:\t00000000a82425fb\nCapAmb:\t0\nNoNewPrivs:\t1\n");
+	add(HG_KIND_SECCOMP, "mount", "EPERM");
+	json_t *out = advise(NULL);
+	ck_assert(json_is_true(json_object_get(nth(out, "seccomp_exception", 0), "effective")));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(gone_process_borrows_no_credentials)
+{
+	/* pid 200 was refused and is gone; pid 100 of the same container is root with
+	 * CAP_SYS_ADMIN: its credentials must not make 200's advice effective. */
+	live_process("Name:\tapp\nUid:\t0\t0\t0\t0\nCapBnd:\t00000000a82425fb\nCapPrm:\t00000000a82425fb\n"
+		     "CapEff:\t00000000a82425fb\nCapAmb:\t0\nNoNewPrivs:\t0\n");
+	struct hg_denial *d = add(HG_KIND_SECCOMP, "mount", "EPERM");
+	d->pid = d->tgid = 200;
+	struct hg_denial *c = add_cap("bind", "CAP_NET_BIND_SERVICE", 10);
+	c->pid = c->tgid = 200;
+	c->port = 80;
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert(json_is_false(json_object_get(nth(out, "seccomp_exception", 0), "effective")));
+	ck_assert_ptr_nonnull(strstr(why(nth(out, "seccomp_exception", 0)), "gone"));
+	json_t *cap = cap_suggestion(out, "Add the capability NET_BIND_SERVICE");
+	ck_assert(json_is_false(json_object_get(cap, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(cap), "gone"));
+	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "extraCapabilities"));
+	/* A live pid now running another program is not the refused process either. */
+	json_decref(out);
+	memset(denials, 0, sizeof(denials));
+	cont.n_denials = 0;
+	d = add(HG_KIND_SECCOMP, "mount", "EPERM");
+	snprintf(d->comm, sizeof(d->comm), "other");
+	out = advise(NULL);
+	ck_assert(json_is_false(json_object_get(nth(out, "seccomp_exception", 0), "effective")));
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(userns_and_no_capability_calls_are_effective)
+{
+	live_process(nonroot_nnp);
+	add(HG_KIND_SECCOMP, "unshare", "EPERM")->args[0] = 0x10020000;   /* NEWUSER|NEWNS */
+	add(HG_KIND_SECCOMP, "keyctl", "EPERM");
+	add(HG_KIND_SECCOMP, "userfaultfd", "EPERM")->args[0] = 1;          /* UFFD_USER_MODE_ONLY */
+	add(HG_KIND_SECCOMP, "userfaultfd", "EPERM")->args[0] = 0;          /* vm.unprivileged_userfaultfd=0 */
+	json_t *out = advise(NULL);
+	/* one effective suggestion, one profile with every working exception */
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	char ids[64];
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2,d3");
+	ck_assert_str_eq(local_profile(s), "profiles/hgdiag-web.json");
+	json_t *p = json_object_get(s, "seccomp_profile");
+	ck_assert_ptr_nonnull(exception_rule(p, "unshare"));
+	ck_assert_ptr_nonnull(exception_rule(p, "keyctl"));
+	ck_assert_ptr_nonnull(exception_rule(p, "userfaultfd"));
+	char err[256];
+	ck_assert_msg(hg_seccomp_validate(p, err, sizeof(err)) == 0, "%s", err);
+	json_t *u = nth(out, "seccomp_exception", 1);
+	ck_assert(json_is_false(json_object_get(u, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(u), "unprivileged_userfaultfd"));
+	ck_assert_ptr_null(nth(out, "seccomp_exception", 2));
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(unshare_without_namespace_flags_keeps_a_condition)
+{
+	live_process(nonroot_nnp);
+	add(HG_KIND_SECCOMP, "unshare", "EPERM")->args[0] = 0x200;   /* CLONE_FS */
+	json_t *out = advise(NULL);
+	json_t *s = nth(out, "seccomp_exception", 0);
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	json_t *arg = json_array_get(json_object_get(exception_rule(json_object_get(s, "seccomp_profile"),
+								     "unshare"), "args"), 0);
+	ck_assert_ptr_nonnull(arg);
+	ck_assert_str_eq(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_MASKED_EQ");
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "value")), 0x7E020000);
+	ck_assert_int_eq(json_integer_value(json_object_get(arg, "valueTwo")), 0);
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(clone3_enosys_is_no_denial)
+{
+	live_process(nonroot_nnp);
+	struct hg_denial *d = add(HG_KIND_SECCOMP, "clone3", "ENOSYS");
+	d->err = 38;
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(json_array_size(out), 0);
 	json_decref(out);
 }
 END_TEST
@@ -794,13 +1113,22 @@ int main(void)
 		{ "readonly_fs", { nginx_pair_of_mounts, nginx_pair_without_the_process,
 				   never_mount_root_or_merge_into_system_dirs,
 				   deepest_existing_directory_and_hidden_content, dns1123_names,
-				   pycache_mentions_pythondontwritebytecode } },
+				   pycache_mentions_pythondontwritebytecode,
+				   config_rewrite_would_hide_the_config, proc_sys_writes_are_sysctls,
+				   readonly_volume_is_not_the_root } },
 		{ "capability", { bind_80_nonroot_nnp, root_without_nnp_gets_effective_capability,
 				  root_with_nnp_still_gets_the_capability, nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
 				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
-				  dedup_two_binds } },
+				  dedup_two_binds, node_capabilities_never_merged, fowner_is_ownership_not_fsgroup } },
 		{ "seccomp", { unshare_newuser_capability_gated, keyctl_never_allowed,
-			       personality_argument_condition, seccomp_without_default_profile } },
+			       personality_argument_condition, seccomp_without_default_profile,
+			       capability_gated_syscall_not_effective_for_nonroot,
+			       capability_gated_syscall_root_gets_the_capability,
+			       capability_held_makes_the_exception_effective,
+			       gone_process_borrows_no_credentials,
+			       userns_and_no_capability_calls_are_effective,
+			       unshare_without_namespace_flags_keeps_a_condition,
+			       clone3_enosys_is_no_denial } },
 		{ "missing_binary", { prestop_uses_the_entrypoint, prestop_prefers_sleep,
 				      prestop_nothing_usable } },
 		{ "lsm", { apparmor_rules, selinux_is_explained_not_ruled } },

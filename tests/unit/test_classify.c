@@ -85,6 +85,15 @@ START_TEST(seccomp_kinds)
 	hg_classify_event(&ev, 0, &d, &o);
 	ck_assert_str_eq(d.syscall, "keyctl");
 	ck_assert_str_eq(d.errno_name, "EPERM");
+	/* RuntimeDefault's clone3 ENOSYS is deliberate (glibc falls back to clone): no denial */
+	ev = make_event(HG_RAW_SECCOMP, 435, ENOSYS, 0, "");
+	ck_assert_int_eq(hg_classify_event(&ev, 0, &d, &o), HG_CLASSIFIED_IGNORED);
+	ck_assert_str_eq(d.syscall, "clone3");
+	/* ...but clone3 refused with EPERM, or another syscall's ENOSYS, is one */
+	ev = make_event(HG_RAW_SECCOMP, 435, EPERM, 0, "");
+	ck_assert_int_eq(hg_classify_event(&ev, 0, &d, &o), HG_CLASSIFIED_DENIAL);
+	ev = make_event(HG_RAW_SECCOMP, 250, ENOSYS, 0, "");
+	ck_assert_int_eq(hg_classify_event(&ev, 0, &d, &o), HG_CLASSIFIED_DENIAL);
 }
 END_TEST
 
