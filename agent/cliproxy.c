@@ -140,8 +140,8 @@ int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body,
 	return hg_json_request(&req, body, status, err, err_size);
 }
 
-int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
-	       char *err, size_t err_size)
+static int api_get(const struct hg_kubeconfig *cfg, const char *path, const char *const *headers,
+		   json_t **body, long *status, char *err, size_t err_size)
 {
 	_cleanup_free_ char *url = NULL;
 	char why[CURL_ERROR_SIZE + 64];
@@ -149,12 +149,19 @@ int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body,
 		url = NULL;
 		return fail(err, err_size, -ENOMEM, "out of memory");
 	}
-	int r = hg_get_json(url, cfg, body, status, why, sizeof(why));
+	struct hg_json_req req = { .url = url, .cfg = cfg, .headers = headers };
+	int r = hg_json_request(&req, body, status, why, sizeof(why));
 	if (r == -EHOSTUNREACH)
 		return fail(err, err_size, r, "cannot reach the API server at %s: %s", cfg->server, why);
 	if (r < 0)
 		return fail(err, err_size, r, "%s", why);
 	return 0;
+}
+
+int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
+	       char *err, size_t err_size)
+{
+	return api_get(cfg, path, NULL, body, status, err, err_size);
 }
 
 const char *hg_api_message(const json_t *body)
@@ -326,8 +333,8 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 }
 
 int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
-		     unsigned port, const char *path, json_t **body, long *status, char *err,
-		     size_t err_size)
+		     unsigned port, const char *path, const char *agent_token, json_t **body,
+		     long *status, char *err, size_t err_size)
 {
 	_cleanup_curl_free_ char *ens = curl_easy_escape(NULL, agent->ns, 0);
 	_cleanup_curl_free_ char *ename = curl_easy_escape(NULL, agent->name, 0);
@@ -338,5 +345,12 @@ int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref 
 		*body = NULL;
 		return fail(err, err_size, -ENOMEM, "out of memory");
 	}
-	return hg_api_get(cfg, full, body, status, err, err_size);
+	_cleanup_free_ char *header = NULL;
+	if (agent_token && asprintf(&header, "X-Hgdiag-Authorization: Bearer %s", agent_token) < 0) {
+		header = NULL;
+		*body = NULL;
+		return fail(err, err_size, -ENOMEM, "out of memory");
+	}
+	const char *headers[] = { header, NULL };
+	return api_get(cfg, full, headers, body, status, err, err_size);
 }

@@ -65,10 +65,12 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 void hg_agent_refs_free(struct hg_agent_ref *agents, size_t n);
 
 /* GET `path` (starting with '/', escaped) of the agent's HTTP port through the API
- * server's pod proxy. Returns as hg_api_get: the status is the agent's, or the API
- * server's own (503 with a Status object when it cannot reach the pod). */
+ * server's pod proxy. The proxy consumes the Authorization header and does not pass it on,
+ * so `agent_token` (the user's own; NULL: none) goes in X-Hgdiag-Authorization, for the
+ * agent to review. Returns as hg_api_get: the status is the agent's, or the API server's
+ * own (503 with a Status object when it cannot reach the pod). */
 int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
-		     unsigned port, const char *path, json_t **body, long *status, char *err,
-		     size_t err_size);
+		     unsigned port, const char *path, const char *agent_token, json_t **body,
+		     long *status, char *err, size_t err_size);
 
 #endif
