@@ -15,6 +15,7 @@
 #include "advice.h"
 #include "audit.h"
 #include "auditsrc.h"
+#include "authz.h"
 #include "backlog.h"
 #include <curl/curl.h>
 #include "http.h"
@@ -32,6 +33,7 @@ struct agent_opts {
 	const char *node_name;
 	const char *state_dir;
 	const char *audit_file;
+	unsigned auth_cache_ttl_s;       /* --auth-cache-ttl; 0: the default (30) */
 	enum hg_log_format log_format;
 	bool verbose;
 };
@@ -49,9 +51,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: hgdiag-agent [--listen ADDR:PORT] [--kubeconfig FILE] [--node-name NAME]\n"
 		"                    [--state-dir DIR] [--audit-file FILE] [--log-format text|json] [-v]\n"
+		"                    [--auth-cache-ttl SECONDS]\n"
 		"\n"
 		"Catches sandbox denials (seccomp, capabilities, read-only root, permissions,\n"
-		"AppArmor, missing binaries) with eBPF and prints one line per new denial.\n");
+		"AppArmor, missing binaries) with eBPF and prints one line per new denial.\n"
+		"\n"
+		"--listen defaults to 127.0.0.1:9464 in standalone mode (/v1 is not authenticated\n"
+		"there) and to 0.0.0.0:9464 in Kubernetes mode, where /v1 needs a bearer token the\n"
+		"API server accepts and the rights to read the pods (TokenReview and\n"
+		"SubjectAccessReview; answers cached --auth-cache-ttl seconds, default 30).\n");
 }
 
 static int parse_opts(int argc, char **argv, struct agent_opts *o)
@@ -63,13 +71,14 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "audit-file", required_argument, NULL, 'a' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "auth-cache-ttl", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	int c;
-	o->listen = "0.0.0.0:9464";
+	char *end;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o->listen = optarg; break;
@@ -77,6 +86,15 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case 'N': o->node_name = optarg; break;
 		case 's': o->state_dir = optarg; break;
 		case 'a': o->audit_file = optarg; break;
+		case 'C':
+			errno = 0;
+			unsigned long ttl = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || ttl == 0 || ttl > 3600) {
+				fprintf(stderr, "hgdiag-agent: --auth-cache-ttl must be 1..3600 seconds, not \"%s\"\n", optarg);
+				return -EINVAL;
+			}
+			o->auth_cache_ttl_s = (unsigned)ttl;
+			break;
 		case 'f':
 			if (strcmp(optarg, "text") == 0)
 				o->log_format = HG_LOG_TEXT;
@@ -120,6 +138,7 @@ struct agent {
 	struct hg_audit_file *audit_file;
 	struct hg_kubeconfig *kubeconfig;
 	struct hg_kube *kube;            /* NULL in standalone mode */
+	struct hg_authz *authz;          /* Kubernetes mode: who may read /v1 */
 	struct hg_backlog *backlog;
 	volatile int attached;
 	volatile int pods_changed;       /* set by the pod watcher, read by the event loop */
@@ -461,7 +480,18 @@ int main(int argc, char **argv)
 		}
 		agent.pl.kube = agent.kube;
 		agent.pl.backlog = agent.backlog;
+		r = hg_authz_new(&agent.authz, &(struct hg_authz_opts){
+			.cfg = agent.kubeconfig, .cache_ttl_ms = opts.auth_cache_ttl_s * 1000 });
+		if (r < 0) {
+			fprintf(stderr, "hgdiag-agent: cannot set up the access reviews: %s\n", strerror(-r));
+			goto out;
+		}
 	}
+	/* Standalone, /v1 is open: only this host's users reach it unless asked otherwise.
+	 * Kubernetes mode: every caller is reviewed, and the API server's pod proxy and
+	 * Prometheus reach the pod's address. */
+	if (!opts.listen)
+		opts.listen = agent.kube ? "0.0.0.0:9464" : "127.0.0.1:9464";
 
 	struct hg_advice_env advice_env = { .proc_root = "/proc",
 					    .seccomp_default = find_seccomp_profile() };
@@ -470,7 +500,7 @@ int main(int argc, char **argv)
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = store, .node_name = node_name,
 		.is_ready = agent_ready, .ready_notes = agent.degraded, .agent_metrics = agent_fill_metrics, .ctx = &agent,
-		.pod_lookup = agent.kube ? agent_pod_lookup : NULL,
+		.pod_lookup = agent.kube ? agent_pod_lookup : NULL, .authz = agent.authz,
 		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
 	};
 	r = hg_http_start(&http, &ho);
@@ -560,6 +590,7 @@ out:
 	hg_audit_file_close(agent.audit_file);
 	hg_probe_close(agent.probe);
 	hg_kube_free(agent.kube);
+	hg_authz_free(agent.authz);
 	hg_backlog_free(agent.backlog);
 	hg_kubeconfig_free(agent.kubeconfig);
 	curl_global_cleanup();

@@ -23,6 +23,8 @@ curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/ev
 printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
 
 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
+# /v1 wants a token the API server accepts (the double's --token user reads everything).
+export HGDIAG_TOKEN=t0k
 hg_runc_start web || { fail "runc run: $(cat "$T/bundles/web/err")"; hg_done; exit 1; }
 hg_runc_exec web /usr/bin/provoke mkdir-p /var/cache/nginx/client_temp
 hg_runc_exec web /usr/bin/provoke touch /var/run/nginx.pid
@@ -32,7 +34,7 @@ hg_runc_exec web /usr/bin/provoke keyctl
 l=$(hg_wait_denial ".container == \"$ID\" and .syscall == \"bind\"" 30)
 hg_expect "live line names namespace, pod and container" "$l" '.namespace == "shop" and .pod == "web-0" and .container_name == "nginx"'
 for _ in $(seq 100); do
-	doc=$(curl -s "$HG_AGENT_URL/v1/pods/shop/web-0")
+	doc=$(curl -s -H "Authorization: Bearer t0k" "$HG_AGENT_URL/v1/pods/shop/web-0")
 	[ "$(echo "$doc" | jq '[.containers[]?.denials[]?] | length')" -ge 4 ] && break
 	sleep 0.1
 done
