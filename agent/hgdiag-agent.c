@@ -17,7 +17,12 @@
 #include "auditsrc.h"
 #include "authz.h"
 #include "backlog.h"
+#include "classify.h"
+#include "caps.h"
 #include <curl/curl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include "http.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -394,6 +399,69 @@ static void open_audit(struct agent *a, const struct agent_opts *opts)
 	}
 }
 
+/* Does this kernel check CAP_BPF / CAP_SYS_ADMIN on every bpf() call (before 6.5, with
+ * unprivileged BPF disabled), reading maps through open fds included? Asked with the
+ * capabilities off in the effective set only, which is reversible: a lookup in fd -1 is
+ * refused with EPERM by such a kernel, with EBADF by one that checks at creation only. */
+static bool bpf_needs_caps(void)
+{
+	struct hg_caps c;
+	if (hg_caps_get(&c) < 0)
+		return true;
+	uint64_t bpf = 1ull << CAP_BPF | 1ull << CAP_SYS_ADMIN;
+	if (hg_caps_set_effective(c.effective & ~bpf) < 0)
+		return true;
+	union bpf_attr attr = { .map_fd = (uint32_t)-1 };
+	long r = syscall(SYS_bpf, BPF_MAP_LOOKUP_ELEM, &attr, sizeof(attr));
+	bool eperm = r < 0 && errno == EPERM;
+	hg_caps_set_effective(c.effective);
+	return eperm;
+}
+
+static int port_of(const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	return colon ? atoi(colon + 1) : 0;
+}
+
+/* BPF is attached and the audit socket bound: keep only what the agent still uses, before
+ * any thread starts (capabilities are per thread), and say once what and why. */
+static int drop_privileges(const char *listen)
+{
+	static const struct { int cap; const char *why; } uses[] = {
+		{ CAP_SYS_PTRACE, "read /proc/<pid>/root and exe of other users' processes for advice" },
+		{ CAP_DAC_READ_SEARCH, "read container files and audit logs whatever their modes" },
+		{ CAP_BPF, "read the BPF maps: this kernel checks it on every bpf() call" },
+		{ CAP_SYS_ADMIN, "read the BPF maps: this kernel checks it on every bpf() call (no CAP_BPF)" },
+		{ CAP_NET_BIND_SERVICE, "listen on a port below 1024" },
+	};
+	struct hg_caps c;
+	int r = hg_caps_get(&c);
+	if (r < 0)
+		return r;
+	uint64_t keep = 1ull << CAP_SYS_PTRACE | 1ull << CAP_DAC_READ_SEARCH;
+	if (bpf_needs_caps())
+		keep |= c.permitted & (1ull << CAP_BPF) ? 1ull << CAP_BPF : 1ull << CAP_SYS_ADMIN;
+	int port = port_of(listen);
+	if (port > 0 && port < 1024)
+		keep |= 1ull << CAP_NET_BIND_SERVICE;
+	keep &= c.permitted;
+	bool bounding = false;
+	r = hg_caps_restrict(keep, &bounding);
+	if (r < 0)
+		return r;
+	char line[1024];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+		if (keep & (1ull << uses[i].cap))
+			n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, "%s%s (%s)",
+					      n ? ", " : "", hg_cap_name(uses[i].cap), uses[i].why);
+	fprintf(stderr, "hgdiag-agent: capabilities: keeping %s; every other one dropped%s; no_new_privs set\n",
+		n ? line : "none", bounding ? ", from the bounding set too"
+					    : " (the bounding set stays: no CAP_SETPCAP to drop from it)");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent_opts opts = { 0 };
@@ -450,6 +518,15 @@ int main(int argc, char **argv)
 	report_hooks(&agent);
 	agent.pl.ebpf_sees_sigsys = hg_probe_has_hook(agent.probe, HG_HOOK_SIGNAL_GENERATE);
 	__atomic_store_n(&agent.attached, 1, __ATOMIC_RELEASE);
+
+	/* The audit multicast group is joined at bind (CAP_AUDIT_READ): before the drop. */
+	open_audit(&agent, &opts);
+	/* The port decides whether binding needs a capability; the address waits for the mode. */
+	r = drop_privileges(opts.listen ? opts.listen : ":9464");
+	if (r < 0) {
+		fprintf(stderr, "hgdiag-agent: cannot drop capabilities: %s\n", strerror(-r));
+		goto out;
+	}
 
 	struct utsname uts;
 	uname(&uts);
@@ -512,7 +589,6 @@ int main(int argc, char **argv)
 	host_of(opts.listen, host, sizeof(host));
 	fprintf(stderr, "hgdiag-agent: listening on http://%s:%u\n", host, hg_http_port(http));
 
-	open_audit(&agent, &opts);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_add(ep, hg_probe_fd(agent.probe), TAG_RINGBUF) < 0 ||
 	    (agent.audit_nl && epoll_add(ep, hg_audit_netlink_fd(agent.audit_nl), TAG_AUDIT_NETLINK) < 0) ||
