@@ -425,8 +425,9 @@ static int port_of(const char *listen)
 }
 
 /* BPF is attached and the audit socket bound: keep only what the agent still uses, before
- * any thread starts (capabilities are per thread), and say once what and why. */
-static int drop_privileges(const char *listen)
+ * any thread starts (capabilities are per thread). `said` gets the line saying what and why,
+ * logged once the agent is up (a start that fails says one line: why). */
+static int drop_privileges(const char *listen, char *said, size_t said_size)
 {
 	static const struct { int cap; const char *why; } uses[] = {
 		{ CAP_SYS_PTRACE, "read /proc/<pid>/root and exe of other users' processes for advice" },
@@ -456,9 +457,10 @@ static int drop_privileges(const char *listen)
 		if (keep & (1ull << uses[i].cap))
 			n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, "%s%s (%s)",
 					      n ? ", " : "", hg_cap_name(uses[i].cap), uses[i].why);
-	fprintf(stderr, "hgdiag-agent: capabilities: keeping %s; every other one dropped%s; no_new_privs set\n",
-		n ? line : "none", bounding ? ", from the bounding set too"
-					    : " (the bounding set stays: no CAP_SETPCAP to drop from it)");
+	snprintf(said, said_size, "hgdiag-agent: capabilities: keeping %s; every other one dropped%s; "
+		 "no_new_privs set\n", n ? line : "none",
+		 bounding ? ", from the bounding set too"
+			  : " (the bounding set stays: no CAP_SETPCAP to drop from it)");
 	return 0;
 }
 
@@ -522,7 +524,8 @@ int main(int argc, char **argv)
 	/* The audit multicast group is joined at bind (CAP_AUDIT_READ): before the drop. */
 	open_audit(&agent, &opts);
 	/* The port decides whether binding needs a capability; the address waits for the mode. */
-	r = drop_privileges(opts.listen ? opts.listen : ":9464");
+	char caps_line[1200] = "";
+	r = drop_privileges(opts.listen ? opts.listen : ":9464", caps_line, sizeof(caps_line));
 	if (r < 0) {
 		fprintf(stderr, "hgdiag-agent: cannot drop capabilities: %s\n", strerror(-r));
 		goto out;
@@ -585,6 +588,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: cannot listen on %s: %s\n", opts.listen, strerror(-r));
 		goto out;
 	}
+	fputs(caps_line, stderr);
 	char host[128];
 	host_of(opts.listen, host, sizeof(host));
 	fprintf(stderr, "hgdiag-agent: listening on http://%s:%u\n", host, hg_http_port(http));
