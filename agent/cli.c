@@ -438,10 +438,20 @@ out:;
 
 /* GET url → the JSON answer and HTTP status. Returns 0, or HG_EXIT_NOT_FOUND after
  * one line on `err` when the agent cannot be reached or answers garbage. */
-static int fetch_json(const char *url, json_t **out, long *status, FILE *err)
+static int fetch_json(const char *url, const char *token, json_t **out, long *status, FILE *err)
 {
 	char why[CURL_ERROR_SIZE + 64];
-	if (hg_get_json(url, NULL, out, status, why, sizeof(why)) < 0) {
+	_cleanup_free_ char *auth = NULL;
+	if (token && asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+		auth = NULL;
+		fprintf(err, "hgdiag: out of memory\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	const char *headers[] = { auth, NULL };
+	struct hg_json_req req = { .url = url, .headers = headers };
+	json_decref(*out);
+	*out = NULL;
+	if (hg_json_request(&req, out, status, why, sizeof(why)) < 0) {
 		fprintf(err, "hgdiag: cannot reach the agent at %s: %s\n", url, why);
 		return HG_EXIT_NOT_FOUND;
 	}
@@ -498,6 +508,13 @@ static const char *agent_selector(const struct hg_cli_opts *o)
 	return o->agent_selector ? o->agent_selector : HG_AGENT_SELECTOR;
 }
 
+/* The token the agent reviews, through the pod proxy: --token / HGDIAG_TOKEN, else the
+ * kubeconfig user's own. Malloc'd; NULL when there is none (the agent will answer 401). */
+static char *agent_token(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg)
+{
+	return o->token ? strdup(o->token) : hg_kubeconfig_bearer(cfg);
+}
+
 /* "no hgdiag agent on node X (no running pod labelled ...)" */
 static void no_agent(const struct hg_cli_opts *o, const char *node, FILE *err)
 {
@@ -527,6 +544,46 @@ static bool want_color(FILE *out)
 	return isatty(fileno(out)) && !(nc && nc[0]);
 }
 
+/* The user's bearer token from the kubeconfig kubectl would use (token, tokenFile or an
+ * exec plugin's), malloc'd; NULL with the reason in `why` when there is none. */
+static char *kubeconfig_token(const struct hg_cli_opts *o, char *why, size_t why_size)
+{
+	struct hg_kubeconfig_opts ko = { .path = o->kubeconfig, .context = o->context,
+					 .use_home = true };
+	struct hg_kubeconfig *cfg = NULL;
+	char msg[1024] = "";
+	int r = hg_kubeconfig_load(&ko, &cfg, msg, sizeof(msg));
+	if (r < 0) {
+		snprintf(why, why_size, "%s", r == -ENOENT ? "no kubeconfig" : msg[0] ? msg : strerror(-r));
+		return NULL;
+	}
+	char *t = hg_kubeconfig_bearer(cfg);
+	if (!t)
+		snprintf(why, why_size, "the kubeconfig's user \"%s\" has no bearer token",
+			 cfg->user ? cfg->user : "");
+	hg_kubeconfig_free(cfg);
+	return t;
+}
+
+/* GET an agent URL directly. With --token / HGDIAG_TOKEN that token goes along; else the
+ * first request goes without one (a standalone agent needs none, and no exec plugin runs
+ * for nothing), and on 401 it is sent again with the kubeconfig user's token. */
+static int direct_get(const struct hg_cli_opts *o, const char *url, json_t **doc, long *status,
+		      FILE *err)
+{
+	int r = fetch_json(url, o->token, doc, status, err);
+	if (r != 0 || *status != 401 || o->token)
+		return r;
+	char why[1024] = "";
+	_cleanup_free_ char *token = kubeconfig_token(o, why, sizeof(why));
+	if (!token) {
+		fprintf(err, "hgdiag: the agent at %s wants a bearer token (HTTP 401) and there is "
+			     "none to send (%s): use --token or HGDIAG_TOKEN\n", url, why);
+		return HG_EXIT_NOT_FOUND;
+	}
+	return fetch_json(url, token, doc, status, err);
+}
+
 static int pod_doc_direct(const struct hg_cli_opts *o, const char *ns, json_t **doc, FILE *err)
 {
 	_cleanup_free_ char *base = agent_base(o, err);
@@ -543,7 +600,7 @@ static int pod_doc_direct(const struct hg_cli_opts *o, const char *ns, json_t **
 		return HG_EXIT_NOT_FOUND;
 	}
 	long status = 0;
-	if ((r = fetch_json(url, doc, &status, err)) != 0)
+	if ((r = direct_get(o, url, doc, &status, err)) != 0)
 		return r;
 	if (status != 200) {
 		const char *msg = str_or(*doc, "error", "no reason given");
@@ -594,7 +651,9 @@ static int pod_doc_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig 
 	}
 	long status = 0;
 	bool ok = false;
-	if (hg_api_proxy_get(cfg, &agents[0], HG_AGENT_PORT, path, doc, &status, msg, sizeof(msg)) < 0)
+	_cleanup_free_ char *token = agent_token(o, cfg);
+	if (hg_api_proxy_get(cfg, &agents[0], HG_AGENT_PORT, path, token, doc, &status, msg,
+			     sizeof(msg)) < 0)
 		fprintf(err, "hgdiag: %s\n", msg);
 	else if (status == 404 && !str(*doc, "kind") && hg_api_message(*doc))
 		/* The agent's own 404 (no Status object): it does not know the pod. */
@@ -677,7 +736,7 @@ static int denials_direct(const struct hg_cli_opts *o, json_t **doc, FILE *err)
 		return HG_EXIT_NOT_FOUND;
 	}
 	long status = 0;
-	int r = fetch_json(url, doc, &status, err);
+	int r = direct_get(o, url, doc, &status, err);
 	if (r != 0)
 		return r;
 	if (status != 200) {
@@ -729,14 +788,15 @@ static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig 
 		hg_agent_refs_free(agents, n);
 		return HG_EXIT_NOT_FOUND;
 	}
+	_cleanup_free_ char *token = agent_token(o, cfg);
 	*doc = json_pack("{s:n,s:[],s:[],s:[]}", "node", "nodes", "pods", "containers");
 	int status_out = *doc ? 0 : HG_EXIT_NOT_FOUND;
 	size_t answered = 0;
 	for (size_t i = 0; i < n && *doc; i++) {
 		json_auto_t *one = NULL;
 		long status = 0;
-		r = hg_api_proxy_get(cfg, &agents[i], HG_AGENT_PORT, "/v1/denials", &one, &status,
-				     msg, sizeof(msg));
+		r = hg_api_proxy_get(cfg, &agents[i], HG_AGENT_PORT, "/v1/denials", token, &one,
+				     &status, msg, sizeof(msg));
 		if (r < 0) {
 			fprintf(err, "hgdiag: %s\n", msg);
 			status_out = HG_EXIT_NOT_FOUND;
@@ -806,7 +866,9 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 
 static const char usage_text[] =
 	"Usage: hgdiag pod NAME [-n NAMESPACE] [-o text|json|values] [--agent URL] [--kubeconfig FILE]\n"
+	"                  [--token TOKEN]\n"
 	"       hgdiag list [-n NAMESPACE | -A] [-o text|json] [--agent URL] [--kubeconfig FILE]\n"
+	"                  [--token TOKEN]\n"
 	"       hgdiag --help | --version\n"
 	"\n"
 	"Shows why the sandbox refused a pod's syscalls and the smallest change that fixes it.\n"
@@ -815,6 +877,8 @@ static const char usage_text[] =
 	"  -A, --all-namespaces  list: every namespace\n"
 	"  -o, --output FORMAT   text (default), json (the agent's document), values (YAML for helm)\n"
 	"      --agent URL       the agent to ask, e.g. http://NODE:9464 (also HGDIAG_AGENT)\n"
+	"      --token TOKEN     the bearer token the agent checks with the API server (also\n"
+	"                        HGDIAG_TOKEN; default: the kubeconfig user's token)\n"
 	"      --kubeconfig FILE the kubeconfig to use without --agent (default: KUBECONFIG,\n"
 	"                        ~/.kube/config, in-cluster): the API server finds the pod's node\n"
 	"                        and carries the request to the agent there (pod proxy)\n"
@@ -851,7 +915,8 @@ static int usage_error(FILE *err, const char *fmt, const char *arg)
 	return HG_EXIT_USAGE;
 }
 
-enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION, OPT_CONTEXT, OPT_AGENT_NS, OPT_AGENT_SEL };
+enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION, OPT_CONTEXT, OPT_AGENT_NS, OPT_AGENT_SEL,
+       OPT_TOKEN };
 
 int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 {
@@ -864,6 +929,7 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 		{ "context", required_argument, NULL, OPT_CONTEXT },
 		{ "agent-namespace", required_argument, NULL, OPT_AGENT_NS },
 		{ "agent-selector", required_argument, NULL, OPT_AGENT_SEL },
+		{ "token", required_argument, NULL, OPT_TOKEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -900,6 +966,9 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 		case OPT_AGENT_SEL:
 			o->agent_selector = optarg;
 			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
 		case 'h':
 			o->help = true;
 			break;
@@ -917,6 +986,12 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 	if (!o->agent) {
 		const char *env = getenv("HGDIAG_AGENT");
 		o->agent = env && env[0] ? env : NULL;
+	}
+	if (!o->token) {
+		const char *env = getenv("HGDIAG_TOKEN");
+		o->token = env && env[0] ? env : NULL;
+	} else if (!o->token[0]) {
+		return usage_error(err, "%s", "--token needs a token");
 	}
 	if (optind >= argc)
 		return usage_error(err, "%s", "missing command: pod or list");

@@ -27,6 +27,8 @@ struct hg_cli_opts {
 	const char *context;       /* --context: a kubeconfig context other than the current */
 	const char *agent_ns;      /* --agent-namespace: where the agent pods run; NULL: any */
 	const char *agent_selector; /* --agent-selector; NULL: HG_AGENT_SELECTOR (the chart's) */
+	const char *token;         /* --token, else HGDIAG_TOKEN: the bearer token for the agent;
+				    * NULL: the kubeconfig user's */
 	bool help, version;
 };
 

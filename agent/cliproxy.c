@@ -60,36 +60,61 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body, long *status,
-		char *err, size_t err_size)
+int hg_json_request(const struct hg_json_req *req, json_t **body, long *status, char *err,
+		    size_t err_size)
 {
 	struct curl_slist *headers = NULL;
 	struct buf b = { 0 };
 	char curl_err[CURL_ERROR_SIZE] = "";
+	_cleanup_free_ char *payload = NULL;
 	*body = NULL;
 	*status = 0;
 	CURL *c = curl_easy_init();
 	if (!c)
 		return fail(err, err_size, -ENOMEM, "cannot initialise libcurl");
-	if (cfg) {
-		int r = hg_kubeconfig_setup_curl(cfg, c, &headers);
-		struct curl_slist *h = curl_slist_append(headers, "Accept: application/json");
-		if (h)
+	int r = 0;
+	if (req->cfg)
+		r = hg_kubeconfig_setup_curl(req->cfg, c, &headers);
+	const char *std[] = { "Accept: application/json",
+			      req->body ? "Content-Type: application/json" : NULL };
+	for (size_t i = 0; r == 0 && i < 2 && std[i]; i++) {
+		struct curl_slist *h = curl_slist_append(headers, std[i]);
+		if (!h)
+			r = -ENOMEM;
+		else
 			headers = h;
-		if (r < 0 || !h) {
-			curl_slist_free_all(headers);
-			curl_easy_cleanup(c);
-			return fail(err, err_size, r < 0 ? r : -ENOMEM,
-				    "cannot set up the connection to the API server at %s", cfg->server);
-		}
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	for (size_t i = 0; r == 0 && req->headers && req->headers[i]; i++) {
+		struct curl_slist *h = curl_slist_append(headers, req->headers[i]);
+		if (!h)
+			r = -ENOMEM;
+		else
+			headers = h;
+	}
+	if (r == 0 && req->body && !(payload = json_dumps(req->body, JSON_COMPACT)))
+		r = -ENOMEM;
+	if (r < 0) {
+		curl_slist_free_all(headers);
+		curl_easy_cleanup(c);
+		if (req->cfg)
+			return fail(err, err_size, r, "cannot set up the connection to the API server at %s",
+				    req->cfg->server);
+		return fail(err, err_size, r, "out of memory");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	if (payload)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+	if (req->method)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->share)
+		curl_easy_setopt(c, CURLOPT_SHARE, req->share);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "hgdiag/" HGDIAG_VERSION);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -108,8 +133,15 @@ int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body,
 	return 0;
 }
 
-int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
-	       char *err, size_t err_size)
+int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body, long *status,
+		char *err, size_t err_size)
+{
+	struct hg_json_req req = { .url = url, .cfg = cfg };
+	return hg_json_request(&req, body, status, err, err_size);
+}
+
+static int api_get(const struct hg_kubeconfig *cfg, const char *path, const char *const *headers,
+		   json_t **body, long *status, char *err, size_t err_size)
 {
 	_cleanup_free_ char *url = NULL;
 	char why[CURL_ERROR_SIZE + 64];
@@ -117,12 +149,19 @@ int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body,
 		url = NULL;
 		return fail(err, err_size, -ENOMEM, "out of memory");
 	}
-	int r = hg_get_json(url, cfg, body, status, why, sizeof(why));
+	struct hg_json_req req = { .url = url, .cfg = cfg, .headers = headers };
+	int r = hg_json_request(&req, body, status, why, sizeof(why));
 	if (r == -EHOSTUNREACH)
 		return fail(err, err_size, r, "cannot reach the API server at %s: %s", cfg->server, why);
 	if (r < 0)
 		return fail(err, err_size, r, "%s", why);
 	return 0;
+}
+
+int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
+	       char *err, size_t err_size)
+{
+	return api_get(cfg, path, NULL, body, status, err, err_size);
 }
 
 const char *hg_api_message(const json_t *body)
@@ -294,8 +333,8 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 }
 
 int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
-		     unsigned port, const char *path, json_t **body, long *status, char *err,
-		     size_t err_size)
+		     unsigned port, const char *path, const char *agent_token, json_t **body,
+		     long *status, char *err, size_t err_size)
 {
 	_cleanup_curl_free_ char *ens = curl_easy_escape(NULL, agent->ns, 0);
 	_cleanup_curl_free_ char *ename = curl_easy_escape(NULL, agent->name, 0);
@@ -306,5 +345,12 @@ int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref 
 		*body = NULL;
 		return fail(err, err_size, -ENOMEM, "out of memory");
 	}
-	return hg_api_get(cfg, full, body, status, err, err_size);
+	_cleanup_free_ char *header = NULL;
+	if (agent_token && asprintf(&header, "X-Hgdiag-Authorization: Bearer %s", agent_token) < 0) {
+		header = NULL;
+		*body = NULL;
+		return fail(err, err_size, -ENOMEM, "out of memory");
+	}
+	const char *headers[] = { header, NULL };
+	return api_get(cfg, full, headers, body, status, err, err_size);
 }

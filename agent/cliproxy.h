@@ -6,6 +6,7 @@
 #define HGDIAG_CLIPROXY_H
 
 #include <stddef.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include "kubeconfig.h"
 
@@ -18,15 +19,30 @@ struct hg_agent_ref {
 	char *ns, *name, *node;
 };
 
-/* GET {server}{path}. Returns 0 with the HTTP status and the body if it is JSON (else
- * *body is NULL); -EHOSTUNREACH when no answer came (connection, TLS, timeout) and
- * -ENOMEM, each with one line in err. `path` must be escaped already. */
-/* GET url (with the API server's credentials when cfg is given): the body parsed as JSON
- * (NULL when it is not JSON) and the HTTP status. 0, or -EHOSTUNREACH with curl's reason in
- * err when nothing answered. */
+/* One HTTP request whose answer is JSON: the client of the CLI (agent, API server) and of
+ * the agent's reviews. */
+struct hg_json_req {
+	const char *url;
+	const char *method;                /* NULL: GET (POST when body is set) */
+	const struct hg_kubeconfig *cfg;   /* the API server's TLS and credentials; NULL: none */
+	const json_t *body;                /* sent as application/json; NULL: none */
+	const char *const *headers;        /* more "Name: value" lines, NULL-terminated */
+	long timeout_ms;                   /* the whole transfer; 0: 30 s */
+	long connect_timeout_ms;           /* 0: 5 s */
+	CURLSH *share;                     /* e.g. TLS sessions shared between threads; NULL */
+};
+
+/* Performs it: the body parsed as JSON (NULL when it is not JSON) and the HTTP status.
+ * 0, or -EHOSTUNREACH with curl's reason in err when no answer came (connection, TLS,
+ * timeout), or -ENOMEM. Thread-safe. */
+int hg_json_request(const struct hg_json_req *req, json_t **body, long *status, char *err,
+		    size_t err_size);
+
+/* GET url (with the API server's credentials when cfg is given): as hg_json_request. */
 int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body, long *status,
 		char *err, size_t err_size);
 
+/* GET {server}{path}: as hg_get_json, err naming the API server. `path` must be escaped. */
 int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
 	       char *err, size_t err_size);
 
@@ -49,10 +65,12 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 void hg_agent_refs_free(struct hg_agent_ref *agents, size_t n);
 
 /* GET `path` (starting with '/', escaped) of the agent's HTTP port through the API
- * server's pod proxy. Returns as hg_api_get: the status is the agent's, or the API
- * server's own (503 with a Status object when it cannot reach the pod). */
+ * server's pod proxy. The proxy consumes the Authorization header and does not pass it on,
+ * so `agent_token` (the user's own; NULL: none) goes in X-Hgdiag-Authorization, for the
+ * agent to review. Returns as hg_api_get: the status is the agent's, or the API server's
+ * own (503 with a Status object when it cannot reach the pod). */
 int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
-		     unsigned port, const char *path, json_t **body, long *status, char *err,
-		     size_t err_size);
+		     unsigned port, const char *path, const char *agent_token, json_t **body,
+		     long *status, char *err, size_t err_size);
 
 #endif

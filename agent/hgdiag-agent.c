@@ -15,8 +15,14 @@
 #include "advice.h"
 #include "audit.h"
 #include "auditsrc.h"
+#include "authz.h"
 #include "backlog.h"
+#include "classify.h"
+#include "caps.h"
 #include <curl/curl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include "http.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -32,6 +38,7 @@ struct agent_opts {
 	const char *node_name;
 	const char *state_dir;
 	const char *audit_file;
+	unsigned auth_cache_ttl_s;       /* --auth-cache-ttl; 0: the default (30) */
 	enum hg_log_format log_format;
 	bool verbose;
 };
@@ -49,9 +56,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: hgdiag-agent [--listen ADDR:PORT] [--kubeconfig FILE] [--node-name NAME]\n"
 		"                    [--state-dir DIR] [--audit-file FILE] [--log-format text|json] [-v]\n"
+		"                    [--auth-cache-ttl SECONDS]\n"
 		"\n"
 		"Catches sandbox denials (seccomp, capabilities, read-only root, permissions,\n"
-		"AppArmor, missing binaries) with eBPF and prints one line per new denial.\n");
+		"AppArmor, missing binaries) with eBPF and prints one line per new denial.\n"
+		"\n"
+		"--listen defaults to 127.0.0.1:9464 in standalone mode (/v1 is not authenticated\n"
+		"there) and to 0.0.0.0:9464 in Kubernetes mode, where /v1 needs a bearer token the\n"
+		"API server accepts and the rights to read the pods (TokenReview and\n"
+		"SubjectAccessReview; answers cached --auth-cache-ttl seconds, default 30).\n");
 }
 
 static int parse_opts(int argc, char **argv, struct agent_opts *o)
@@ -63,13 +76,14 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "audit-file", required_argument, NULL, 'a' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "auth-cache-ttl", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	int c;
-	o->listen = "0.0.0.0:9464";
+	char *end;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o->listen = optarg; break;
@@ -77,6 +91,15 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case 'N': o->node_name = optarg; break;
 		case 's': o->state_dir = optarg; break;
 		case 'a': o->audit_file = optarg; break;
+		case 'C':
+			errno = 0;
+			unsigned long ttl = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || ttl == 0 || ttl > 3600) {
+				fprintf(stderr, "hgdiag-agent: --auth-cache-ttl must be 1..3600 seconds, not \"%s\"\n", optarg);
+				return -EINVAL;
+			}
+			o->auth_cache_ttl_s = (unsigned)ttl;
+			break;
 		case 'f':
 			if (strcmp(optarg, "text") == 0)
 				o->log_format = HG_LOG_TEXT;
@@ -120,6 +143,7 @@ struct agent {
 	struct hg_audit_file *audit_file;
 	struct hg_kubeconfig *kubeconfig;
 	struct hg_kube *kube;            /* NULL in standalone mode */
+	struct hg_authz *authz;          /* Kubernetes mode: who may read /v1 */
 	struct hg_backlog *backlog;
 	volatile int attached;
 	volatile int pods_changed;       /* set by the pod watcher, read by the event loop */
@@ -375,6 +399,71 @@ static void open_audit(struct agent *a, const struct agent_opts *opts)
 	}
 }
 
+/* Does this kernel check CAP_BPF / CAP_SYS_ADMIN on every bpf() call (before 6.5, with
+ * unprivileged BPF disabled), reading maps through open fds included? Asked with the
+ * capabilities off in the effective set only, which is reversible: a lookup in fd -1 is
+ * refused with EPERM by such a kernel, with EBADF by one that checks at creation only. */
+static bool bpf_needs_caps(void)
+{
+	struct hg_caps c;
+	if (hg_caps_get(&c) < 0)
+		return true;
+	uint64_t bpf = 1ull << CAP_BPF | 1ull << CAP_SYS_ADMIN;
+	if (hg_caps_set_effective(c.effective & ~bpf) < 0)
+		return true;
+	union bpf_attr attr = { .map_fd = (uint32_t)-1 };
+	long r = syscall(SYS_bpf, BPF_MAP_LOOKUP_ELEM, &attr, sizeof(attr));
+	bool eperm = r < 0 && errno == EPERM;
+	hg_caps_set_effective(c.effective);
+	return eperm;
+}
+
+static int port_of(const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	return colon ? atoi(colon + 1) : 0;
+}
+
+/* BPF is attached and the audit socket bound: keep only what the agent still uses, before
+ * any thread starts (capabilities are per thread). `said` gets the line saying what and why,
+ * logged once the agent is up (a start that fails says one line: why). */
+static int drop_privileges(const char *listen, char *said, size_t said_size)
+{
+	static const struct { int cap; const char *why; } uses[] = {
+		{ CAP_SYS_PTRACE, "read /proc/<pid>/root and exe of other users' processes for advice" },
+		{ CAP_DAC_READ_SEARCH, "read container files and audit logs whatever their modes" },
+		{ CAP_BPF, "read the BPF maps: this kernel checks it on every bpf() call" },
+		{ CAP_SYS_ADMIN, "read the BPF maps: this kernel checks it on every bpf() call (no CAP_BPF)" },
+		{ CAP_NET_BIND_SERVICE, "listen on a port below 1024" },
+	};
+	struct hg_caps c;
+	int r = hg_caps_get(&c);
+	if (r < 0)
+		return r;
+	uint64_t keep = 1ull << CAP_SYS_PTRACE | 1ull << CAP_DAC_READ_SEARCH;
+	if (bpf_needs_caps())
+		keep |= c.permitted & (1ull << CAP_BPF) ? 1ull << CAP_BPF : 1ull << CAP_SYS_ADMIN;
+	int port = port_of(listen);
+	if (port > 0 && port < 1024)
+		keep |= 1ull << CAP_NET_BIND_SERVICE;
+	keep &= c.permitted;
+	bool bounding = false;
+	r = hg_caps_restrict(keep, &bounding);
+	if (r < 0)
+		return r;
+	char line[1024];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+		if (keep & (1ull << uses[i].cap))
+			n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, "%s%s (%s)",
+					      n ? ", " : "", hg_cap_name(uses[i].cap), uses[i].why);
+	snprintf(said, said_size, "hgdiag-agent: capabilities: keeping %s; every other one dropped%s; "
+		 "no_new_privs set\n", n ? line : "none",
+		 bounding ? ", from the bounding set too"
+			  : " (the bounding set stays: no CAP_SETPCAP to drop from it)");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent_opts opts = { 0 };
@@ -432,6 +521,16 @@ int main(int argc, char **argv)
 	agent.pl.ebpf_sees_sigsys = hg_probe_has_hook(agent.probe, HG_HOOK_SIGNAL_GENERATE);
 	__atomic_store_n(&agent.attached, 1, __ATOMIC_RELEASE);
 
+	/* The audit multicast group is joined at bind (CAP_AUDIT_READ): before the drop. */
+	open_audit(&agent, &opts);
+	/* The port decides whether binding needs a capability; the address waits for the mode. */
+	char caps_line[1200] = "";
+	r = drop_privileges(opts.listen ? opts.listen : ":9464", caps_line, sizeof(caps_line));
+	if (r < 0) {
+		fprintf(stderr, "hgdiag-agent: cannot drop capabilities: %s\n", strerror(-r));
+		goto out;
+	}
+
 	struct utsname uts;
 	uname(&uts);
 	char node[256];
@@ -461,7 +560,18 @@ int main(int argc, char **argv)
 		}
 		agent.pl.kube = agent.kube;
 		agent.pl.backlog = agent.backlog;
+		r = hg_authz_new(&agent.authz, &(struct hg_authz_opts){
+			.cfg = agent.kubeconfig, .cache_ttl_ms = opts.auth_cache_ttl_s * 1000 });
+		if (r < 0) {
+			fprintf(stderr, "hgdiag-agent: cannot set up the access reviews: %s\n", strerror(-r));
+			goto out;
+		}
 	}
+	/* Standalone, /v1 is open: only this host's users reach it unless asked otherwise.
+	 * Kubernetes mode: every caller is reviewed, and the API server's pod proxy and
+	 * Prometheus reach the pod's address. */
+	if (!opts.listen)
+		opts.listen = agent.kube ? "0.0.0.0:9464" : "127.0.0.1:9464";
 
 	struct hg_advice_env advice_env = { .proc_root = "/proc",
 					    .seccomp_default = find_seccomp_profile() };
@@ -470,7 +580,7 @@ int main(int argc, char **argv)
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = store, .node_name = node_name,
 		.is_ready = agent_ready, .ready_notes = agent.degraded, .agent_metrics = agent_fill_metrics, .ctx = &agent,
-		.pod_lookup = agent.kube ? agent_pod_lookup : NULL,
+		.pod_lookup = agent.kube ? agent_pod_lookup : NULL, .authz = agent.authz,
 		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
 	};
 	r = hg_http_start(&http, &ho);
@@ -478,11 +588,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: cannot listen on %s: %s\n", opts.listen, strerror(-r));
 		goto out;
 	}
+	fputs(caps_line, stderr);
 	char host[128];
 	host_of(opts.listen, host, sizeof(host));
 	fprintf(stderr, "hgdiag-agent: listening on http://%s:%u\n", host, hg_http_port(http));
 
-	open_audit(&agent, &opts);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_add(ep, hg_probe_fd(agent.probe), TAG_RINGBUF) < 0 ||
 	    (agent.audit_nl && epoll_add(ep, hg_audit_netlink_fd(agent.audit_nl), TAG_AUDIT_NETLINK) < 0) ||
@@ -560,6 +670,7 @@ out:
 	hg_audit_file_close(agent.audit_file);
 	hg_probe_close(agent.probe);
 	hg_kube_free(agent.kube);
+	hg_authz_free(agent.authz);
 	hg_backlog_free(agent.backlog);
 	hg_kubeconfig_free(agent.kubeconfig);
 	curl_global_cleanup();

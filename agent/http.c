@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include "authz.h"
 #include "diagnosis.h"
 #include "http.h"
 
@@ -71,7 +72,7 @@ size_t hg_http_counts(struct hg_http *h, struct hg_http_count *out, size_t max)
 /* Queues `body` (malloc'ed, taken over) with the status and content type. */
 static enum MHD_Result reply(struct hg_http *h, struct MHD_Connection *conn, enum route r,
 			     unsigned code, const char *ctype, char *body, size_t len,
-			     const char *allow)
+			     const char *hname, const char *hvalue)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer_with_free_callback(len, body, free);
@@ -81,8 +82,8 @@ static enum MHD_Result reply(struct hg_http *h, struct MHD_Connection *conn, enu
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (hname && hvalue)
+		MHD_add_response_header(resp, hname, hvalue);
 	enum MHD_Result ret = MHD_queue_response(conn, code, resp);
 	MHD_destroy_response(resp);
 	count(h, r, code);
@@ -95,11 +96,12 @@ static enum MHD_Result reply_text(struct hg_http *h, struct MHD_Connection *conn
 	char *body = strdup(text);
 	if (!body)
 		return MHD_NO;
-	return reply(h, conn, r, code, "text/plain; charset=utf-8", body, strlen(body), NULL);
+	return reply(h, conn, r, code, "text/plain; charset=utf-8", body, strlen(body), NULL, NULL);
 }
 
 static enum MHD_Result reply_json(struct hg_http *h, struct MHD_Connection *conn, enum route r,
-				  unsigned code, json_t *doc /* taken over */, const char *allow)
+				  unsigned code, json_t *doc /* taken over */, const char *hname,
+				  const char *hvalue)
 {
 	char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
@@ -117,7 +119,19 @@ static enum MHD_Result reply_json(struct hg_http *h, struct MHD_Connection *conn
 		body[len++] = '\n';
 		body[len] = '\0';
 	}
-	return reply(h, conn, r, code, "application/json", body, len, allow);
+	return reply(h, conn, r, code, "application/json", body, len, hname, hvalue);
+}
+
+static enum MHD_Result vreply_error(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+				    unsigned code, const char *hname, const char *hvalue,
+				    const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_t *doc = json_pack("{s:s}", "error", msg);
+	if (!doc) /* the message quoted invalid UTF-8 from the client */
+		doc = json_pack("{s:s}", "error", "malformed request");
+	return reply_json(h, conn, r, code, doc, hname, hvalue);
 }
 
 static enum MHD_Result reply_error(struct hg_http *h, struct MHD_Connection *conn, enum route r,
@@ -127,15 +141,29 @@ static enum MHD_Result reply_error(struct hg_http *h, struct MHD_Connection *con
 static enum MHD_Result reply_error(struct hg_http *h, struct MHD_Connection *conn, enum route r,
 				   unsigned code, const char *allow, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	enum MHD_Result ret = vreply_error(h, conn, r, code, allow ? MHD_HTTP_HEADER_ALLOW : NULL,
+					   allow, fmt, ap);
 	va_end(ap);
-	json_t *doc = json_pack("{s:s}", "error", msg);
-	if (!doc) /* the message quoted invalid UTF-8 from the client */
-		doc = json_pack("{s:s}", "error", "malformed request");
-	return reply_json(h, conn, r, code, doc, allow);
+	return ret;
+}
+
+/* 401 with the challenge a client needs to know what to send. */
+static enum MHD_Result reply_unauthorized(struct hg_http *h, struct MHD_Connection *conn,
+					  enum route r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result reply_unauthorized(struct hg_http *h, struct MHD_Connection *conn,
+					  enum route r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	enum MHD_Result ret = vreply_error(h, conn, r, MHD_HTTP_UNAUTHORIZED,
+					   MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					   "Bearer realm=\"hgdiag-agent\"", fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 static enum MHD_Result serve_metrics(struct hg_http *h, struct MHD_Connection *conn)
@@ -160,7 +188,7 @@ static enum MHD_Result serve_metrics(struct hg_http *h, struct MHD_Connection *c
 		return reply_error(h, conn, R_METRICS, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 				   "cannot render metrics: %s", strerror(-r));
 	return reply(h, conn, R_METRICS, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-		     text, len, NULL);
+		     text, len, NULL, NULL);
 }
 
 /* Kubernetes object names: DNS subdomains. Anything else cannot name a pod. */
@@ -175,7 +203,32 @@ static bool valid_name(const char *s, size_t len)
 	return true;
 }
 
-static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn, const char *rest)
+/* Kubernetes mode: who is asking. True after an answer was queued (*ret): 401 without a
+ * token or with one the API server does not accept, 503 when it could not tell. */
+static bool authenticate(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+			 struct hg_authz_caller *caller, enum MHD_Result *ret)
+{
+	const char *token = hg_authz_bearer(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HG_AUTHZ_HEADER));
+	char why[768];
+	if (!token) {
+		*ret = reply_unauthorized(h, conn, r,
+					  "authentication required: send a bearer token in Authorization, "
+					  "or in " HG_AUTHZ_HEADER " through the API server's pod proxy");
+		return true;
+	}
+	int rc = hg_authz_authenticate(h->opts.authz, token, caller, why, sizeof(why));
+	if (rc == -EACCES)
+		*ret = reply_unauthorized(h, conn, r, "%s", why);
+	else if (rc < 0)
+		*ret = reply_error(h, conn, r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+				   "cannot check the caller's rights: %s", why);
+	return rc < 0;
+}
+
+static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn, const char *rest,
+				 struct hg_authz_caller *caller)
 {
 	const char *slash = strchr(rest, '/');
 	if (!slash || strchr(slash + 1, '/') || !valid_name(rest, (size_t)(slash - rest)) ||
@@ -186,6 +239,15 @@ static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn,
 	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - rest), rest);
 	snprintf(name, sizeof(name), "%s", slash + 1);
 
+	if (h->opts.authz) {
+		char why[768];
+		int rc = hg_authz_may(h->opts.authz, caller, "get", ns, name, why, sizeof(why));
+		if (rc == 0)
+			return reply_error(h, conn, R_POD, MHD_HTTP_FORBIDDEN, NULL, "%s", why);
+		if (rc < 0)
+			return reply_error(h, conn, R_POD, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+					   "cannot check the caller's rights: %s", why);
+	}
 	json_t *doc;
 	if (h->opts.pod_lookup) {
 		char uid[HG_POD_UID_MAX] = "";
@@ -205,7 +267,29 @@ static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn,
 	if (!doc)
 		return reply_error(h, conn, R_POD, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 				   "cannot build the diagnosis: out of memory");
-	return reply_json(h, conn, R_POD, MHD_HTTP_OK, doc, NULL);
+	return reply_json(h, conn, R_POD, MHD_HTTP_OK, doc, NULL, NULL);
+}
+
+/* GET /v1/denials, /v1/pods/...; caller is NULL when the routes are open (standalone). */
+static enum MHD_Result serve_v1(struct hg_http *h, struct MHD_Connection *conn, enum route r,
+				const char *url, struct hg_authz_caller *caller)
+{
+	if (r == R_POD)
+		return serve_pod(h, conn, url[8] == '/' ? url + 9 : "", caller);
+	json_t *doc = hg_diagnosis_all(h->opts.store, h->node_name, h->opts.advice_env);
+	if (!doc)
+		return reply_error(h, conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+				   "cannot build the denials: out of memory");
+	if (caller) {
+		char why[768];
+		int rc = hg_authz_filter_denials(h->opts.authz, caller, doc, why, sizeof(why));
+		if (rc < 0) {
+			json_decref(doc);
+			return reply_error(h, conn, r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+					   "cannot check the caller's rights: %s", why);
+		}
+	}
+	return reply_json(h, conn, r, MHD_HTTP_OK, doc, NULL, NULL);
 }
 
 static enum route route_of(const char *url)
@@ -235,6 +319,15 @@ static enum MHD_Result dispatch(struct hg_http *h, struct MHD_Connection *conn, 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply_error(h, conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
 				   "method %s not allowed: use GET", method);
+	if (h->opts.authz && (r == R_POD || r == R_DENIALS)) {
+		struct hg_authz_caller caller;
+		enum MHD_Result ret;
+		if (authenticate(h, conn, r, &caller, &ret))
+			return ret;
+		ret = serve_v1(h, conn, r, url, &caller);
+		hg_authz_caller_done(&caller);
+		return ret;
+	}
 	switch (r) {
 	case R_HEALTHZ:
 		return reply_text(h, conn, r, MHD_HTTP_OK, "ok");
@@ -252,15 +345,9 @@ static enum MHD_Result dispatch(struct hg_http *h, struct MHD_Connection *conn, 
 	}
 	case R_METRICS:
 		return serve_metrics(h, conn);
-	case R_DENIALS: {
-		json_t *doc = hg_diagnosis_all(h->opts.store, h->node_name, h->opts.advice_env);
-		if (!doc)
-			return reply_error(h, conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-					   "cannot build the denials: out of memory");
-		return reply_json(h, conn, r, MHD_HTTP_OK, doc, NULL);
-	}
+	case R_DENIALS:
 	case R_POD:
-		return serve_pod(h, conn, url[8] == '/' ? url + 9 : "");
+		return serve_v1(h, conn, r, url, NULL);
 	default:
 		return MHD_NO;
 	}
@@ -404,8 +491,8 @@ int hg_http_start(struct hg_http **out, const struct hg_http_opts *opts)
 		h->opts.max_connections = 64;
 	if (!h->opts.timeout_s)
 		h->opts.timeout_s = 10;
-	if (!h->opts.threads)
-		h->opts.threads = 2;
+	if (!h->opts.threads) /* reviews wait for the API server: more threads keep probes answered */
+		h->opts.threads = h->opts.authz ? 4 : 2;
 	if (!h->opts.max_url)
 		h->opts.max_url = 1024;
 	if (!h->opts.max_body)

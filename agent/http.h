@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "advice.h"
+#include "authz.h"
 #include "denial.h"
 #include "metrics.h"
 #include "store.h"
@@ -27,11 +28,13 @@ struct hg_http_opts {
 	hg_http_metrics_fn agent_metrics;   /* NULL: store metrics only */
 	hg_http_pod_lookup_fn pod_lookup;   /* NULL: standalone, pods known from the store */
 	void *ctx;                          /* passed to the three callbacks */
+	struct hg_authz *authz;             /* Kubernetes mode: /v1 needs a token and the
+					     * rights (authz.h); NULL: /v1 is open (standalone) */
 	const struct hg_advice_env *advice_env; /* NULL: defaults */
 	const char *version, *kernel;       /* hgdiag_build_info labels */
 	unsigned max_connections;           /* 0: 64 */
 	unsigned timeout_s;                 /* idle connection timeout, 0: 10 */
-	unsigned threads;                   /* 0: 2 */
+	unsigned threads;                   /* 0: 2, with authz 4 */
 	size_t max_url;                     /* 0: 1024 bytes, beyond: 414 */
 	size_t max_body;                    /* 0: 4096 bytes, beyond: 413 */
 	size_t max_denial_series;           /* 0: HG_METRICS_MAX_DENIAL_SERIES */

@@ -73,7 +73,7 @@ mkdir -p "$dir"
 hg_on_exit "rmdir '$dir' '$CG2/kubepods/besteffort/pod$U1'"
 bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$PROVOKE" mkdir-p "$T/ro/cache/app/tmp" >/dev/null
 for _ in $(seq 150); do
-	curl -s "$HG_AGENT_URL/v1/pods/shop/web-0" | jq -e '.containers[]? | select(.name == "nginx") | .denials | length > 0' >/dev/null 2>&1 && break
+	curl -s -H "Authorization: Bearer secret-token" "$HG_AGENT_URL/v1/pods/shop/web-0" | jq -e '.containers[]? | select(.name == "nginx") | .denials | length > 0' >/dev/null 2>&1 && break
 	sleep 0.1
 done
 
@@ -103,7 +103,7 @@ cli pod web-0 -o json --kubeconfig "$T/kubeconfig"
 
 cli pod web-0 -o values --kubeconfig "$T/kubeconfig"
 # The agent's merged values, written as the YAML the CLI must print.
-want_values=$(curl -s "$HG_AGENT_URL/v1/pods/shop/web-0" | jq -r '.values | "hardening:\n  writablePaths:\n" +
+want_values=$(curl -s -H "Authorization: Bearer secret-token" "$HG_AGENT_URL/v1/pods/shop/web-0" | jq -r '.values | "hardening:\n  writablePaths:\n" +
 	([.hardening.writablePaths[] | "  - name: \(.name)\n    mountPath: \(.mountPath)"] | join("\n"))')
 [ $RC -eq 0 ] && [ "$OUT" = "$want_values" ] && grep -q "mountPath: $T/ro" <<<"$OUT" &&
 	pass "-o values: the values patch as YAML" || fail "-o values: exit $RC, stdout: $OUT, want: $want_values"

@@ -58,7 +58,9 @@ in_container() {
 	hg_on_exit "rmdir '$dir' '$CG2/kubepods/besteffort/pod$uid'"
 	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$@" >/dev/null
 }
-pod_doc() { curl -s "$HG_AGENT_URL/v1/pods/$1/$2"; }
+# /v1 wants a token the API server accepts: the double's --token user may read everything.
+AUTH=(-H "Authorization: Bearer secret-token")
+pod_doc() { curl -s "${AUTH[@]}" "$HG_AGENT_URL/v1/pods/$1/$2"; }
 wait_pod_denial() {   # NS NAME JQ_CONDITION → the matching container object
 	local out i
 	for ((i = 0; i < 150; i++)); do
@@ -108,7 +110,7 @@ fi
 U2=$(cat /proc/sys/kernel/random/uuid); A2=$(hexid); B2=$(hexid)
 in_container "$U2" "$A2" "$PROVOKE" touch "$T/ro/late.pid"
 sleep 0.5
-code=$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_URL/v1/pods/shop/late-0")
+code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$HG_AGENT_URL/v1/pods/shop/late-0")
 [ "$code" = 404 ] && pass "unknown pod: 404" || fail "unknown pod: HTTP $code"
 add_pod late-0 "$U2" "$A2" "$B2"
 c=$(wait_pod_denial shop late-0 '.name == "nginx" and (.denials | length) > 0')

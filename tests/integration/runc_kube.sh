@@ -23,6 +23,26 @@ curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/ev
 printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
 
 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
+# /v1 wants a token the API server accepts (the double's --token user reads everything).
+export HGDIAG_TOKEN=t0k
+# Least privilege: after attaching, the agent keeps only what it still uses (CAP_SYS_PTRACE
+# and CAP_DAC_READ_SEARCH to read the container through /proc/<pid>/root; CAP_BPF only on
+# kernels that check it on every bpf() call), in every thread, and sets no_new_privs.
+keep=$(( (1 << 19) | (1 << 2) ))
+bpf=$(( (1 << 39) | (1 << 21) ))
+caps_ok=1
+for task in /proc/$HG_AGENT_PID/task/*; do
+	eff=$((16#$(awk '/^CapEff/ {print $2}' "$task/status")))
+	bnd=$((16#$(awk '/^CapBnd/ {print $2}' "$task/status")))
+	prm=$((16#$(awk '/^CapPrm/ {print $2}' "$task/status")))
+	nnp=$(awk '/^NoNewPrivs/ {print $2}' "$task/status")
+	{ [ $(( eff & ~(keep | bpf) )) -eq 0 ] && [ $(( eff & keep )) -eq $keep ] && [ $eff -eq $prm ] &&
+		[ $bnd -eq $eff ] && [ "$nnp" = 1 ]; } || { caps_ok=0; echo "    $task: $(grep -E '^(Cap|NoNewPrivs)' "$task/status" | tr '\n' ' ')"; }
+done
+[ $caps_ok = 1 ] && pass "every agent thread: CapEff = CapPrm = CapBnd = SYS_PTRACE, DAC_READ_SEARCH (+ BPF where needed); NoNewPrivs 1" ||
+	fail "capabilities not reduced"
+grep -q "^hgdiag-agent: capabilities: keeping CAP_SYS_PTRACE (.*), CAP_DAC_READ_SEARCH (.*); every other one dropped, from the bounding set too; no_new_privs set$" "$T/agent.err" &&
+	pass "says once what it keeps and why" || fail "no capabilities line: $(cat "$T/agent.err")"
 hg_runc_start web || { fail "runc run: $(cat "$T/bundles/web/err")"; hg_done; exit 1; }
 hg_runc_exec web /usr/bin/provoke mkdir-p /var/cache/nginx/client_temp
 hg_runc_exec web /usr/bin/provoke touch /var/run/nginx.pid
@@ -32,7 +52,7 @@ hg_runc_exec web /usr/bin/provoke keyctl
 l=$(hg_wait_denial ".container == \"$ID\" and .syscall == \"bind\"" 30)
 hg_expect "live line names namespace, pod and container" "$l" '.namespace == "shop" and .pod == "web-0" and .container_name == "nginx"'
 for _ in $(seq 100); do
-	doc=$(curl -s "$HG_AGENT_URL/v1/pods/shop/web-0")
+	doc=$(curl -s -H "Authorization: Bearer t0k" "$HG_AGENT_URL/v1/pods/shop/web-0")
 	[ "$(echo "$doc" | jq '[.containers[]?.denials[]?] | length')" -ge 4 ] && break
 	sleep 0.1
 done

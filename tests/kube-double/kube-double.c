@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -37,6 +38,8 @@ struct kd {
 	unsigned lists, watches, proxied;
 	char *proxy_to;     /* backend of every pod proxy; NULL: http://PODIP:PORT */
 	json_t *proxies;    /* "ns/name" -> backend URL of that pod's proxy */
+	json_t *users;      /* the users table's "users" array (the --token user first) */
+	unsigned tokenreviews, sars;
 };
 
 struct kd_watch {
@@ -255,6 +258,118 @@ unsigned kd_requests(struct kd *kd, bool watch)
 	unsigned n = watch ? kd->watches : kd->lists;
 	pthread_mutex_unlock(&kd->lock);
 	return n;
+}
+
+/* ---- users ---- */
+
+static bool in_list(const json_t *arr, const char *v)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e) {
+		const char *s = json_string_value(e);
+		if (s && (strcmp(s, "*") == 0 || strcmp(s, v) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* The --token user: the agent's service account, with every right. */
+static json_t *token_user(void)
+{
+	return json_pack("{s:s,s:s,s:[ss]}", "username", "system:serviceaccount:hgdiag:hgdiag-agent",
+			 "uid", "00000000-0000-4000-8000-00000000a9e7", "groups",
+			 "system:serviceaccounts", "system:authenticated");
+}
+
+int kd_set_users(struct kd *kd, json_t *table)
+{
+	json_t *users = json_object_get(table, "users"), *v = json_array(), *e;
+	size_t i;
+	if (table && !json_is_array(users)) {
+		json_decref(v);
+		return -EINVAL;
+	}
+	if (kd->token)
+		json_array_append_new(v, json_pack("{s:s,s:o,s:[{s:[s],s:[s],s:[s]}]}", "token", kd->token,
+						   "user", token_user(), "rules", "verbs", "*",
+						   "resources", "*", "namespaces", "*"));
+	json_array_foreach(users, i, e) {
+		if (!json_string_value(json_object_get(e, "token")) ||
+		    !json_string_value(json_object_get(json_object_get(e, "user"), "username"))) {
+			json_decref(v);
+			return -EINVAL;
+		}
+		json_array_append(v, e);
+	}
+	pthread_mutex_lock(&kd->lock);
+	json_decref(kd->users);
+	kd->users = v;
+	pthread_mutex_unlock(&kd->lock);
+	return 0;
+}
+
+unsigned kd_reviews(struct kd *kd, bool access)
+{
+	pthread_mutex_lock(&kd->lock);
+	unsigned n = access ? kd->sars : kd->tokenreviews;
+	pthread_mutex_unlock(&kd->lock);
+	return n;
+}
+
+/* The table entry of a token (expired ones too), under the lock; NULL when unknown. */
+static json_t *entry_by_token(struct kd *kd, const char *token)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(kd->users, i, e) {
+		const char *t = json_string_value(json_object_get(e, "token"));
+		if (token && t && strcmp(t, token) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static json_t *entry_by_name(struct kd *kd, const char *name)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(kd->users, i, e) {
+		const char *n = json_string_value(json_object_get(json_object_get(e, "user"), "username"));
+		if (name && n && strcmp(n, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* RBAC as the double knows it: some rule has the verb, the resource (with its
+ * subresource, "pods/proxy") and the namespace ("" is a cluster-wide request). */
+static bool entry_may(const json_t *e, const char *verb, const char *resource, const char *ns)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(e, "rules"), i, r) {
+		const json_t *nss = json_object_get(r, "namespaces");
+		if (in_list(json_object_get(r, "verbs"), verb) &&
+		    in_list(json_object_get(r, "resources"), resource) &&
+		    (ns[0] ? in_list(nss, ns) : in_list(nss, "*")))
+			return true;
+	}
+	return false;
+}
+
+static char *forbidden_msg(const char *user, const char *verb, const char *resource,
+			   const char *group, const char *ns, const char *name)
+{
+	char *m = NULL;
+	const char *slash = strchr(resource, '/');
+	int rlen = slash ? (int)(slash - resource) : (int)strlen(resource);
+	if (asprintf(&m, "%.*s%s%s%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group \"%s\"%s%s%s",
+		     rlen, resource, name ? " \"" : "", name ? name : "", name ? "\"" : "", user, verb,
+		     resource, group, ns[0] ? " in the namespace \"" : " at the cluster scope",
+		     ns[0] ? ns : "", ns[0] ? "\"" : "") < 0)
+		m = NULL;
+	return m;
 }
 
 /* ---- HTTP ---- */
@@ -513,6 +628,30 @@ static size_t upload_write(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* Request headers the API server's proxy passes on: all but the credentials it consumed
+ * (Authorization, impersonation) and the hop-by-hop ones. */
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	static const char *const drop[] = { "Authorization", "Host", "Connection", "Keep-Alive",
+					    "Proxy-Authorization", "Proxy-Connection", "TE", "Trailer",
+					    "Transfer-Encoding", "Upgrade", "Content-Length" };
+	struct curl_slist **h = cls;
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (strcasecmp(key, drop[i]) == 0)
+			return MHD_YES;
+	if (strncasecmp(key, "Impersonate-", 12) == 0)
+		return MHD_YES;
+	char *line = NULL;
+	if (asprintf(&line, "%s: %s", key, value ? value : "") >= 0) {
+		struct curl_slist *n = curl_slist_append(*h, line);
+		if (n)
+			*h = n;
+		free(line);
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	(void)kind;
@@ -607,6 +746,8 @@ static enum MHD_Result serve_proxy(struct kd *kd, struct MHD_Connection *c, cons
 	free(backend);
 	free(q.buf);
 	CURL *h = target ? curl_easy_init() : NULL;
+	struct curl_slist *fwd = NULL;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, &fwd);
 	long code = 0;
 	CURLcode rc = CURLE_FAILED_INIT;
 	char *ctype = NULL;
@@ -619,6 +760,7 @@ static enum MHD_Result serve_proxy(struct kd *kd, struct MHD_Connection *c, cons
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* the API server dials pods directly */
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, fwd);
 		rc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		char *ct = NULL;
@@ -626,6 +768,7 @@ static enum MHD_Result serve_proxy(struct kd *kd, struct MHD_Connection *c, cons
 			ctype = strdup(ct);
 		curl_easy_cleanup(h);
 	}
+	curl_slist_free_all(fwd);
 	if (rc != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "error trying to reach service: %s (%s)",
 			 errbuf[0] ? errbuf : curl_easy_strerror(rc), target ? target : "?");
@@ -642,6 +785,75 @@ static enum MHD_Result serve_proxy(struct kd *kd, struct MHD_Connection *c, cons
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* POST /apis/authentication.k8s.io/v1/tokenreviews: who the token is, as the real API
+ * server answers (201; unknown token: not authenticated; expired: with an error). */
+static enum MHD_Result serve_tokenreview(struct kd *kd, struct MHD_Connection *c, const char *body)
+{
+	json_t *req = json_loads(body, 0, NULL);
+	const char *token = json_string_value(json_object_get(json_object_get(req, "spec"), "token"));
+	if (!token) {
+		json_decref(req);
+		return reply_status(c, 400, "BadRequest", "TokenReview: spec.token is required");
+	}
+	json_t *st;
+	pthread_mutex_lock(&kd->lock);
+	kd->tokenreviews++;
+	json_t *e = entry_by_token(kd, token);
+	if (!e)
+		st = json_pack("{s:{}}", "user");
+	else if (json_is_true(json_object_get(e, "expired")))
+		st = json_pack("{s:{},s:s}", "user", "error",
+			       "[invalid bearer token, service account token has expired]");
+	else
+		st = json_pack("{s:b,s:O,s:[s]}", "authenticated", 1, "user", json_object_get(e, "user"),
+			       "audiences", "https://kubernetes.default.svc");
+	pthread_mutex_unlock(&kd->lock);
+	json_t *out = json_pack("{s:s,s:s,s:{s:n},s:O,s:o}", "kind", "TokenReview", "apiVersion",
+				"authentication.k8s.io/v1", "metadata", "creationTimestamp", "spec",
+				json_object_get(req, "spec"), "status", st);
+	json_decref(req);
+	char *b = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return reply(c, 201, b);
+}
+
+/* POST /apis/authorization.k8s.io/v1/subjectaccessreviews: the table's rules for the
+ * user in spec.user (201, status.allowed). */
+static enum MHD_Result serve_sar(struct kd *kd, struct MHD_Connection *c, const char *body)
+{
+	json_t *req = json_loads(body, 0, NULL), *spec = json_object_get(req, "spec");
+	json_t *ra = json_object_get(spec, "resourceAttributes");
+	const char *user = json_string_value(json_object_get(spec, "user"));
+	const char *verb = json_string_value(json_object_get(ra, "verb"));
+	const char *res = json_string_value(json_object_get(ra, "resource"));
+	const char *sub = json_string_value(json_object_get(ra, "subresource"));
+	const char *ns = json_string_value(json_object_get(ra, "namespace"));
+	const char *name = json_string_value(json_object_get(ra, "name"));
+	if (!user || !verb || !res) {
+		json_decref(req);
+		return reply_status(c, 400, "BadRequest",
+				    "SubjectAccessReview: spec.user and resourceAttributes.verb, resource are required");
+	}
+	char resource[256];
+	snprintf(resource, sizeof(resource), "%s%s%s", res, sub && sub[0] ? "/" : "", sub ? sub : "");
+	pthread_mutex_lock(&kd->lock);
+	kd->sars++;
+	json_t *e = entry_by_name(kd, user);
+	bool allowed = e && !json_is_true(json_object_get(e, "expired")) &&
+		       entry_may(e, verb, resource, ns ? ns : "");
+	pthread_mutex_unlock(&kd->lock);
+	json_t *st = allowed ? json_pack("{s:b,s:s}", "allowed", 1, "reason", "RBAC: allowed by the double's table")
+			     : json_pack("{s:b}", "allowed", 0);
+	(void)name;
+	json_t *out = json_pack("{s:s,s:s,s:{s:n},s:O,s:o}", "kind", "SubjectAccessReview", "apiVersion",
+				"authorization.k8s.io/v1", "metadata", "creationTimestamp", "spec", spec,
+				"status", st);
+	json_decref(req);
+	char *b = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return reply(c, 201, b);
 }
 
 static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, const char *what, const char *body)
@@ -691,10 +903,121 @@ static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, co
 		}
 		kd_set_proxy(kd, ns, name, json_string_value(u));
 		json_decref(p);
+	} else if (strcmp(what, "users") == 0) {
+		json_t *t = json_loads(body, 0, NULL);
+		int r = t ? kd_set_users(kd, t) : -EINVAL;
+		json_decref(t);
+		if (r < 0)
+			return reply_status(c, 400, "BadRequest", "want {\"users\": [{\"token\", \"user\": {\"username\"}, ...}]}");
+	} else if (strcmp(what, "stats") == 0) {
+		pthread_mutex_lock(&kd->lock);
+		json_t *st = json_pack("{s:i,s:i,s:i,s:i,s:i}", "lists", kd->lists, "watches", kd->watches,
+				       "proxied", kd->proxied, "tokenreviews", kd->tokenreviews,
+				       "subjectaccessreviews", kd->sars);
+		pthread_mutex_unlock(&kd->lock);
+		char *b = json_dumps(st, JSON_COMPACT);
+		json_decref(st);
+		return reply(c, MHD_HTTP_OK, b);
 	}
 	else
 		return reply_status(c, 404, "NotFound", "unknown control");
 	return reply(c, MHD_HTTP_OK, strdup("{}"));
+}
+
+/* Who is asking: 0 and the caller's table entry (a new reference; NULL when the double
+ * has no users: everything is allowed), or -EACCES for a missing, unknown or expired token. */
+static int authenticate(struct kd *kd, struct MHD_Connection *c, json_t **who)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	*who = NULL;
+	pthread_mutex_lock(&kd->lock);
+	int r = 0;
+	if (json_array_size(kd->users)) {
+		json_t *e = auth && strncmp(auth, "Bearer ", 7) == 0 ? entry_by_token(kd, auth + 7) : NULL;
+		if (!e || json_is_true(json_object_get(e, "expired")))
+			r = -EACCES;
+		else
+			*who = json_incref(e);
+	}
+	pthread_mutex_unlock(&kd->lock);
+	return r;
+}
+
+/* NULL when the caller may, else the 403 answer's message (malloc'd). */
+static char *forbidden(json_t *who, const char *verb, const char *resource, const char *group,
+		       const char *ns, const char *name)
+{
+	if (!who || entry_may(who, verb, resource, ns))
+		return NULL;
+	const char *user = json_string_value(json_object_get(json_object_get(who, "user"), "username"));
+	char *m = forbidden_msg(user ? user : "?", verb, resource, group, ns, name);
+	return m ? m : strdup("forbidden");
+}
+
+static enum MHD_Result api(struct kd *kd, struct MHD_Connection *c, const char *url, const char *method,
+			   const char *body)
+{
+	json_t *who = NULL;
+	char ns[256] = "", name[256] = "", *denied = NULL;
+	enum MHD_Result ret;
+	if (authenticate(kd, c, &who) < 0)
+		return reply_status(c, 401, "Unauthorized", "Unauthorized");
+	bool post = strcmp(method, "POST") == 0;
+	if (post && strcmp(url, "/apis/authentication.k8s.io/v1/tokenreviews") == 0) {
+		if ((denied = forbidden(who, "create", "tokenreviews", "authentication.k8s.io", "", NULL)))
+			goto forbid;
+		ret = serve_tokenreview(kd, c, body);
+		goto out;
+	}
+	if (post && strcmp(url, "/apis/authorization.k8s.io/v1/subjectaccessreviews") == 0) {
+		if ((denied = forbidden(who, "create", "subjectaccessreviews", "authorization.k8s.io", "", NULL)))
+			goto forbid;
+		ret = serve_sar(kd, c, body);
+		goto out;
+	}
+	if (strcmp(method, "GET") != 0) {
+		ret = reply_status(c, 405, "MethodNotAllowed", "the server does not allow this method");
+		goto out;
+	}
+	if (strcmp(url, "/api/v1/pods") == 0) {
+		const char *watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
+		bool w = watch && (strcmp(watch, "1") == 0 || strcmp(watch, "true") == 0);
+		if ((denied = forbidden(who, w ? "watch" : "list", "pods", "", "", NULL)))
+			goto forbid;
+		ret = w ? serve_watch(kd, c) : serve_list(kd, c, NULL);
+		goto out;
+	}
+	if (strncmp(url, "/api/v1/namespaces/", 19) == 0) {
+		const char *after_ns = strchr(url + 19, '/');
+		snprintf(ns, sizeof(ns), "%.*s", after_ns ? (int)(after_ns - (url + 19)) : 0, url + 19);
+		if (after_ns && strcmp(after_ns, "/pods") == 0) {
+			if ((denied = forbidden(who, "list", "pods", "", ns, NULL)))
+				goto forbid;
+			ret = serve_list(kd, c, ns);
+			goto out;
+		}
+		const char *p = after_ns && strncmp(after_ns, "/pods/", 6) == 0 ? strchr(after_ns + 6, '/') : NULL;
+		if (after_ns && strncmp(after_ns, "/pods/", 6) == 0)
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(after_ns + 6, "/:"), after_ns + 6);
+		if (p && strncmp(p, "/proxy", 6) == 0 && (p[6] == 0 || p[6] == '/')) {
+			if ((denied = forbidden(who, "get", "pods/proxy", "", ns, name)))
+				goto forbid;
+			ret = serve_proxy(kd, c, url);
+			goto out;
+		}
+		if ((denied = forbidden(who, "get", "pods", "", ns, name)))
+			goto forbid;
+		ret = serve_pod(kd, c, url);
+		goto out;
+	}
+	ret = reply_status(c, 404, "NotFound", "the server could not find the requested resource");
+	goto out;
+forbid:
+	ret = reply_status(c, 403, "Forbidden", denied);
+	free(denied);
+out:
+	json_decref(who);
+	return ret;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -702,7 +1025,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	(void)version;
 	struct kd *kd = cls;
-	if (strcmp(method, "POST") == 0 && strncmp(url, "/_control/", 10) == 0) {
+	if (strcmp(method, "POST") == 0) {
 		struct upload *u = *con_cls;
 		if (!u) {
 			*con_cls = calloc(1, sizeof(*u));
@@ -716,38 +1039,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			*data_size = 0;
 			return MHD_YES;
 		}
-		enum MHD_Result r = serve_control(kd, c, url + 10, u->buf ? u->buf : "");
+		enum MHD_Result r = strncmp(url, "/_control/", 10) == 0
+			? serve_control(kd, c, url + 10, u->buf ? u->buf : "")
+			: api(kd, c, url, method, u->buf ? u->buf : "");
 		free(u->buf);
 		free(u);
 		*con_cls = NULL;
 		return r;
 	}
-	if (kd->token) {
-		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-		if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strcmp(auth + 7, kd->token) != 0)
-			return reply_status(c, 401, "Unauthorized", "Unauthorized");
-	}
-	if (strcmp(method, "GET") != 0)
-		return reply_status(c, 405, "MethodNotAllowed", "the server does not allow this method");
-	if (strcmp(url, "/api/v1/pods") == 0) {
-		const char *watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
-		if (watch && (strcmp(watch, "1") == 0 || strcmp(watch, "true") == 0))
-			return serve_watch(kd, c);
-		return serve_list(kd, c, NULL);
-	}
-	if (strncmp(url, "/api/v1/namespaces/", 19) == 0) {
-		const char *after_ns = strchr(url + 19, '/');
-		if (after_ns && strcmp(after_ns, "/pods") == 0) {
-			char ns[256];
-			snprintf(ns, sizeof(ns), "%.*s", (int)(after_ns - (url + 19)), url + 19);
-			return serve_list(kd, c, ns);
-		}
-		const char *p = after_ns && strncmp(after_ns, "/pods/", 6) == 0 ? strchr(after_ns + 6, '/') : NULL;
-		if (p && strncmp(p, "/proxy", 6) == 0 && (p[6] == 0 || p[6] == '/'))
-			return serve_proxy(kd, c, url);
-		return serve_pod(kd, c, url);
-	}
-	return reply_status(c, 404, "NotFound", "the server could not find the requested resource");
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/_control/stats") == 0)
+		return serve_control(kd, c, "stats", "");
+	return api(kd, c, url, method, NULL);
 }
 
 /* Cutting watches on kd_stop() is the point of it: no "application error" lines. */
@@ -775,6 +1077,8 @@ struct kd *kd_start(const struct kd_opts *o)
 {
 	struct kd *kd = calloc(1, sizeof(*kd));
 	json_error_t je;
+	pthread_mutex_init(&kd->lock, NULL);
+	pthread_cond_init(&kd->cond, NULL);
 	kd->o = *o;
 	kd->node = strdup(o->node ? o->node : "node-a");
 	kd->token = o->token ? strdup(o->token) : NULL;
@@ -787,9 +1091,18 @@ struct kd *kd_start(const struct kd_opts *o)
 	kd->pods = json_object();
 	kd->proxies = json_object();
 	kd->proxy_to = o->proxy_to ? strdup(o->proxy_to) : NULL;
+	json_t *table = o->users_path ? json_load_file(o->users_path, 0, &je) : NULL;
+	if (o->users_path && !table)
+		fprintf(stderr, "kube-double: %s: %s\n", o->users_path, je.text);
+	if ((o->users_path && !table) || kd_set_users(kd, table) < 0) {
+		if (table)
+			fprintf(stderr, "kube-double: %s: not a users table\n", o->users_path);
+		json_decref(table);
+		kd_free(kd);
+		return NULL;
+	}
+	json_decref(table);
 	kd->rv = 1000;
-	pthread_mutex_init(&kd->lock, NULL);
-	pthread_cond_init(&kd->cond, NULL);
 	for (unsigned i = 0; i < o->n_pods; i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "gen-%05u", i);
@@ -839,6 +1152,7 @@ void kd_free(struct kd *kd)
 	free(kd->ev);
 	json_decref(kd->pods);
 	json_decref(kd->proxies);
+	json_decref(kd->users);
 	free(kd->proxy_to);
 	json_decref(kd->tmpl);
 	free(kd->node);

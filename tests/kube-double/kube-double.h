@@ -1,7 +1,12 @@
 /* A Kubernetes API server double for tests: serves pod lists (all namespaces or one;
  * limit/continue, field selector on spec.nodeName, equality label selectors), pod watches (chunked, one JSON event per line, bookmarks,
  * 410 Gone both as HTTP status and as an ERROR event), single pods, the pod proxy
- * (pods/NAME:PORT/proxy/PATH forwarded to a backend URL), and a bearer-token check, over plain HTTP on 127.0.0.1. Tests drive it in-process through kd_*(); the
+ * (pods/NAME:PORT/proxy/PATH forwarded to a backend URL, with the client's headers but not its
+ * Authorization, as the real API server), and, over plain HTTP on 127.0.0.1, authentication
+ * and authorization from a small table of users: bearer tokens (one may be expired), and
+ * RBAC-like rules (verbs x resources x namespaces) that the double applies to its own
+ * endpoints and answers TokenReviews (authentication.k8s.io/v1) and SubjectAccessReviews
+ * (authorization.k8s.io/v1) with. Tests drive it in-process through kd_*(); the
  * standalone binary (main.c) exposes the same controls as POST /_control/... */
 #ifndef KUBE_DOUBLE_H
 #define KUBE_DOUBLE_H
@@ -12,7 +17,10 @@
 
 struct kd_opts {
 	unsigned short port;        /* 0: any free port */
-	const char *token;          /* required bearer token; NULL: none */
+	const char *token;          /* a bearer token with every right (the agent's service
+				     * account); NULL: none */
+	const char *users_path;     /* the users table (JSON, see kd_set_users); NULL: none.
+				     * Without token and table every request is allowed. */
 	const char *template_path;  /* a pod object (kubectl get pod -o json) to clone */
 	const char *node;           /* node of generated pods; "node-a" */
 	unsigned n_pods;            /* pods generated at start */
@@ -52,5 +60,15 @@ unsigned kd_requests(struct kd *kd, bool watch); /* lists or watches served */
  * default); also POST /_control/proxy {"namespace","name","url"}. */
 void kd_set_proxy(struct kd *kd, const char *ns, const char *name, const char *url);
 unsigned kd_proxied(struct kd *kd);       /* pod proxy requests served */
+
+/* The users table: {"users": [{"token": T, "expired": bool, "user": {"username", "uid",
+ * "groups"}, "rules": [{"verbs": [...], "resources": [...], "namespaces": [...]}]}]}.
+ * A rule's "*" matches anything; namespace "*" also grants cluster-wide requests (a
+ * ClusterRoleBinding), a named namespace only requests in it (a RoleBinding). Resources
+ * are "pods", "pods/proxy", "tokenreviews", "subjectaccessreviews". Replaces the table
+ * (the --token user stays); also POST /_control/users. -EINVAL for a malformed table. */
+int kd_set_users(struct kd *kd, json_t *table);
+/* TokenReviews and SubjectAccessReviews answered (also GET /_control/stats). */
+unsigned kd_reviews(struct kd *kd, bool access);
 
 #endif

@@ -1,5 +1,6 @@
 /* kube-double: the API server double as a process, for integration scripts and manual
- * runs. Controls: POST /_control/{event,gone,error410,malformed,close,bookmark,compact,proxy}.
+ * runs. Controls: POST /_control/{event,gone,error410,malformed,close,bookmark,compact,proxy,users},
+ * GET /_control/stats (requests and reviews served).
  * --proxy-to URL sends every pod proxy request there (tests run the agent on 127.0.0.1). */
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { "token", required_argument, NULL, 't' },
 		{ "node", required_argument, NULL, 'n' }, { "pods", required_argument, NULL, 'N' },
 		{ "template", required_argument, NULL, 'T' }, { "proxy-to", required_argument, NULL, 'P' },
+		{ "users", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
@@ -26,9 +28,10 @@ int main(int argc, char **argv)
 		case 'N': o.n_pods = (unsigned)atoi(optarg); break;
 		case 'T': o.template_path = optarg; break;
 		case 'P': o.proxy_to = optarg; break;
+		case 'U': o.users_path = optarg; break;
 		default:
 			fprintf(stderr, "usage: kube-double --template POD.json [--port N] [--token T] "
-					"[--node NAME] [--pods N] [--proxy-to URL]\n");
+					"[--node NAME] [--pods N] [--proxy-to URL] [--users FILE]\n");
 			return 1;
 		}
 	}
