@@ -52,7 +52,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run test unit integration bench install clean
+.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean
 all: $(BUILD)/hgdiag-agent $(BUILD)/hgdiag
 
 deps:
@@ -119,6 +119,16 @@ unit: all $(UNIT_BINS)
 
 integration: all $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) TESTS_ONLY=integration tests/run-tests.sh
+
+# The kernel matrix (tests/kernels/): Debian's 5.10, 6.1 and 6.12 kernels, booted under
+# qemu on this machine's own root filesystem, run the integration scripts against this
+# build. The smoke set is the one for CI. KERNELS="6.1" narrows the matrix.
+KERNELS ?= 5.10 6.1 6.12
+test-kernels: deps all $(HELPER_BINS) $(TOOL_BINS)
+	@BUILD=$(BUILD) tests/kernels/run.sh --kernels "$(KERNELS)"
+
+test-kernels-smoke: deps all $(HELPER_BINS) $(TOOL_BINS)
+	@BUILD=$(BUILD) tests/kernels/run.sh --smoke --kernels "$(KERNELS)"
 
 bench: deps all $(HELPER_BINS)
 	@BUILD=$(BUILD) bench/run.sh

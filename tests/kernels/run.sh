@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The kernel matrix: boots each of Debian's kernels (5.10 bullseye, 6.1 bookworm, 6.12
+# trixie; tests/kernels/fetch.sh) under qemu on the host's own root filesystem, and runs
+# the integration scripts of tests/integration/ inside, unchanged, against the agent and
+# helpers built on the host (make all plus the test helpers and tools). One boot per
+# kernel runs all of its scripts. The scripts' own checks decide pass and fail; what a
+# kernel lacks shows up as those checks failing, never hidden. A kernel whose guest did
+# not boot fails every test it was to run.
+#
+# Prints one table, kernel | test | result, also written to $BUILD/kernels/results.md
+# with the notes (why a test failed or was skipped, the guests' times). Exits non-zero
+# when any test failed. Console logs: $BUILD/kernels/logs/.
+#
+# usage: tests/kernels/run.sh [--smoke] [--kernels "5.10 6.1 6.12"] [--tests "a.sh b.sh"]
+#   --smoke    the small set for CI: the agent loads, each kind of denial on the host,
+#              the degraded mode, attribution in a runc container
+#   --tests    these scripts instead (names in tests/integration/)
+# HG_KERNEL_TEST_TIMEOUT (one script) and HG_GUEST_TIMEOUT (one guest) override the limits.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export BUILD=${BUILD:-build}
+KDIR=$BUILD/kernels
+
+SMOKE_TESTS="probe_denials.sh probe_degraded.sh runc_hardened.sh"
+# Scripts that exercise no kernel code: they run in the host suite, and a guest would
+# only run them slower.
+declare -A SKIP=(
+	[cli_exit_codes.sh]="the CLI's exit statuses only: no kernel code involved"
+	[kube-double.sh]="the API-server double alone: no kernel code involved"
+	[helm_render.sh]="renders the Helm chart in user space: no kernel code involved"
+	[fuzz_audit.sh]="fuzzes the audit parser in user space: no kernel code involved"
+)
+
+mode=full kernels="5.10 6.1 6.12" tests=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke) mode=smoke; shift ;;
+	--kernels) kernels=$2; shift 2 ;;
+	--tests) tests=$2; mode=selected; shift 2 ;;
+	*) sed -n 's/^# usage: //p' "$0" >&2; exit 2 ;;
+	esac
+done
+
+# The scripts to run, and the skipped ones with their reasons.
+run_list=() skip_list=()
+case $mode in
+smoke) read -ra run_list <<<"$SMOKE_TESTS" ;;
+selected) read -ra run_list <<<"$tests" ;;
+full)
+	for t in tests/integration/*.sh; do
+		t=${t##*/}
+		if [ -n "${SKIP[$t]:-}" ]; then skip_list+=("$t"); else run_list+=("$t"); fi
+	done ;;
+esac
+for t in "${run_list[@]}"; do
+	[ -f "tests/integration/$t" ] || { echo "run.sh: no such test: tests/integration/$t" >&2; exit 2; }
+done
+# Limits: generous (TCG runs a test many times slower than the host), but bounded so a
+# hung guest cannot eat a CI run. Smoke scripts take a few minutes each.
+if [ "$mode" = smoke ]; then per_test=${HG_KERNEL_TEST_TIMEOUT:-600}; else per_test=${HG_KERNEL_TEST_TIMEOUT:-1200}; fi
+guest_limit=${HG_GUEST_TIMEOUT:-$((180 + ${#run_list[@]} * per_test))}
+
+for b in "$BUILD/hgdiag-agent" "$BUILD/hgdiag" "$BUILD/helpers/provoke" "$BUILD/tools/seccomp-oci"; do
+	[ -x "$b" ] || { echo "run.sh: $b is missing: make all first (make test-kernels builds what is needed)" >&2; exit 2; }
+done
+# shellcheck disable=SC2086
+tests/kernels/fetch.sh $kernels
+
+rows=() notes=() times=()
+row() { rows+=("$1|$2|$3"); }
+failed=0
+mkdir -p "$KDIR/logs"
+for k in $kernels; do
+	kver=$(cat "$KDIR/$k/kver")
+	log=$KDIR/logs/$k-$mode-$(date +%Y%m%d-%H%M%S).log
+	echo "== kernel $k ($kver): ${#run_list[@]} test(s), log $log"
+	start=$(date +%s)
+	rc=0
+	HG_KERNEL_TEST_TIMEOUT=$per_test tests/kernels/boot.sh --quiet --timeout "$guest_limit" --log "$log" "$k" -- \
+		env HG_KERNEL_TEST_TIMEOUT="$per_test" tests/kernels/guest-tests.sh "${run_list[@]}" || rc=$?
+	took=$(($(date +%s) - start))
+	up=$(grep -ao 'hg-guest: .* up after [0-9.]*s' "$log" | sed 's/.* up after //' | head -1 || true)
+	times+=("$k ($kver): guest up after ${up:-?} (guest clock), whole run ${took}s wall, status $rc")
+	booted=0
+	[ -n "$up" ] && booted=1
+	why=''
+	if [ "$booted" = 0 ]; then
+		why=$(grep -aE 'HG-GUEST-INIT-FAILED|hg-guest: |Kernel panic|not syncing' "$log" | head -3 | tr '\n' ' ' || true)
+		why="guest did not boot (status $rc${why:+: $why}); see $log"
+		echo "   $why"
+	fi
+	for t in "${run_list[@]}"; do
+		# Not anchored: a kernel message may share the console line.
+		end=$(grep -ao "HG-TEST-END $t [a-z]* [0-9]* [0-9]*" "$log" | tail -1 || true)
+		if [ "$booted" = 0 ]; then
+			row "$k" "$t" fail; notes+=("$k $t: $why"); failed=$((failed + 1)); continue
+		fi
+		if [ -z "$end" ]; then
+			if grep -aq "HG-TEST-BEGIN $t\$" "$log"; then
+				msg="the guest stopped during the test (status $rc: 124 is the ${guest_limit}s guest limit); see $log"
+			else
+				msg="not run: the guest stopped before it (status $rc); see $log"
+			fi
+			row "$k" "$t" fail; notes+=("$k $t: $msg"); failed=$((failed + 1))
+			echo "   $t: fail: $msg"
+			continue
+		fi
+		read -r _ _ result trc secs <<<"$end"
+		[ "$result" = pass ] || [ "$result" = fail ] || result=fail
+		row "$k" "$t" "$result"
+		echo "   $t: $result (${secs}s)"
+		if [ "$result" != pass ]; then
+			failed=$((failed + 1))
+			# What the script said about its failure: its FAIL lines, else its last lines.
+			section=$(awk -v t="$t" 'index($0, "HG-TEST-BEGIN " t) { on = 1; next } index($0, "HG-TEST-END " t " ") { on = 0 } on' "$log")
+			said=$(grep -E '^\s*FAIL|did not start|^FAILED' <<<"$section" | head -8 || true)
+			[ -n "$said" ] || said=$(grep -v '^\s*$' <<<"$section" | tail -8)
+			sed 's/^/      /' <<<"$said"
+			notes+=("$k $t: status $trc: $(tr '\n' ' ' <<<"$said" | sed 's/  */ /g' | cut -c1-600)")
+		fi
+	done
+	for t in "${skip_list[@]+"${skip_list[@]}"}"; do row "$k" "$t" skip; done
+done
+for t in "${skip_list[@]+"${skip_list[@]}"}"; do notes+=("skipped $t: ${SKIP[$t]}"); done
+
+# --- the table ---
+md=$KDIR/results.md
+{
+	echo "# Kernel matrix ($mode), $(date -u +%Y-%m-%dT%H:%M:%SZ), agent $(git describe --always --dirty 2>/dev/null || echo '?')"
+	echo
+	echo "| kernel | test | result |"
+	echo "|---|---|---|"
+	for r in "${rows[@]}"; do IFS='|' read -r k t res <<<"$r"; echo "| $k ($(cat "$KDIR/$k/kver")) | $t | $res |"; done
+	echo
+	if [ ${#notes[@]} -gt 0 ]; then
+		echo "Notes:"
+		echo
+		for n in "${notes[@]}"; do printf -- '- %s\n' "$n"; done
+		echo
+	fi
+	echo "Guests (TCG: times say nothing about the agent's speed):"
+	echo
+	for n in "${times[@]}"; do printf -- '- %s\n' "$n"; done
+} >"$md"
+
+npass=0 nfail=0 nskip=0
+echo
+printf '%-7s | %-24s | %s\n' kernel test result
+printf '%-7s-+-%-24s-+-%s\n' ------- ------------------------ ------
+for r in "${rows[@]}"; do
+	IFS='|' read -r k t res <<<"$r"
+	printf '%-7s | %-24s | %s\n' "$k" "$t" "$res"
+	case $res in pass) npass=$((npass + 1)) ;; skip) nskip=$((nskip + 1)) ;; *) nfail=$((nfail + 1)) ;; esac
+done
+echo
+echo "results: $md"
+echo "kernels: $npass passed, $nfail failed, $nskip skipped"
+[ "$failed" -eq 0 ]
