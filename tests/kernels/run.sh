@@ -111,12 +111,18 @@ for k in $kernels; do
 		echo "   $t: $result (${secs}s)"
 		if [ "$result" != pass ]; then
 			failed=$((failed + 1))
-			# What the script said about its failure: its FAIL lines, else its last lines.
+			# What the script said about its failure: its FAIL lines and, when the agent
+			# did not start, the errors of its log (libbpf's, the verifier's last word),
+			# else its last lines. Long lines (JSON) are cut.
 			section=$(awk -v t="$t" 'index($0, "HG-TEST-BEGIN " t) { on = 1; next } index($0, "HG-TEST-END " t " ") { on = 0 } on' "$log")
-			said=$(grep -E '^\s*FAIL|did not start|^FAILED' <<<"$section" | head -8 || true)
-			[ -n "$said" ] || said=$(grep -v '^\s*$' <<<"$section" | tail -8)
-			sed 's/^/      /' <<<"$said"
-			notes+=("$k $t: status $trc: $(tr '\n' ' ' <<<"$said" | sed 's/  */ /g' | cut -c1-600)")
+			said=$(awk '
+				start && /^[ \t]*$/ { start = 0 }
+				start { if (/hgdiag-agent:|[Ff]ailed|Error|invalid|marking pointer/) print; next }
+				/did not start/ { print; start = 1; next }
+				/^[ \t]*FAIL|^FAILED/ { print }' <<<"$section" | sed 's/^ *//' | awk '!seen[$0]++' | head -12 | cut -c1-300)
+			[ -n "$said" ] || said=$(grep -v '^\s*$' <<<"$section" | tail -8 | cut -c1-300)
+			sed 's/^ */      /' <<<"$said"
+			notes+=("$k $t: status $trc: $(sed 's/^ *//' <<<"$said" | tr '\n' ' ' | cut -c1-1200)")
 		fi
 	done
 	for t in "${skip_list[@]+"${skip_list[@]}"}"; do row "$k" "$t" skip; done
