@@ -56,6 +56,12 @@ ip link set lo up || die "ip link set lo up"
 
 [ -n "$script" ] && [ -f "$script" ] || die "no hg.script= on the command line, or no such file: $script"
 say "$(uname -r) up after $(cut -d" " -f1 /proc/uptime)s; lsm: $(cat /sys/kernel/security/lsm 2>/dev/null); running $script"
+# What the agent's hooks find on this kernel, to read a result by.
+tp=''
+for e in raw_syscalls/sys_enter raw_syscalls/sys_exit capability/cap_capable signal/signal_generate sched/sched_process_exit; do
+	[ -d "/sys/kernel/tracing/events/$e" ] && tp+=" ${e#*/}" || tp+=" ${e#*/}:absent"
+done
+say "tracepoints:$tp; BTF: $([ -f /sys/kernel/btf/vmlinux ] && echo yes || echo no)"
 rc=0
 bash "$script" </dev/null || rc=$?
 echo
