@@ -12,8 +12,8 @@
 # when any test failed. Console logs: $BUILD/kernels/logs/.
 #
 # usage: tests/kernels/run.sh [--smoke] [--kernels "5.10 6.1 6.12"] [--tests "a.sh b.sh"]
-#   --smoke    the small set for CI: the agent loads, each kind of denial on the host,
-#              the degraded mode, attribution in a runc container
+#   --smoke    the small set for CI: what the agent makes of the kernel, each kind of
+#              denial on the host, the degraded mode, attribution in a runc container
 #   --tests    these scripts instead (names in tests/integration/)
 # HG_KERNEL_TEST_TIMEOUT (one script) and HG_GUEST_TIMEOUT (one guest) override the limits.
 set -euo pipefail
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 export BUILD=${BUILD:-build}
 KDIR=$BUILD/kernels
 
-SMOKE_TESTS="probe_denials.sh probe_degraded.sh runc_hardened.sh"
+SMOKE_TESTS="kernel_hooks.sh probe_denials.sh probe_degraded.sh runc_hardened.sh"
 # Scripts that exercise no kernel code: they run in the host suite, and a guest would
 # only run them slower.
 declare -A SKIP=(
