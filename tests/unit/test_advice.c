@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "advice.h"
 #include "seccomp_profile.h"
+#include "hg_apparmor_parser.h"
 
 /* ---- a fake /proc: <root>/<pid>/status, <root>/<pid>/root/..., <root>/<pid>/exe ---- */
 
@@ -110,6 +111,10 @@ static void check_shape(const json_t *out)
 		if (!strcmp(kind, "apparmor_rule")) {
 			ck_assert(json_is_array(json_object_get(s, "rules")));
 			expect++;
+			if (json_object_get(s, "apparmor_profile")) {
+				ck_assert(json_is_string(json_object_get(s, "apparmor_profile")));
+				expect++;
+			}
 		}
 		ck_assert_int_eq(json_object_size(s), expect);
 		ck_assert(json_is_boolean(json_object_get(s, "effective")));
@@ -1021,28 +1026,62 @@ START_TEST(apparmor_rules)
 	snprintf(c->capability, sizeof(c->capability), "CAP_NET_RAW");
 	snprintf(c->profile, sizeof(c->profile), "cri-containerd.apparmor.d");
 	snprintf(c->operation, sizeof(c->operation), "capable");
+	struct hg_denial *sp = add(HG_KIND_APPARMOR, "openat", "EACCES");
+	snprintf(sp->path, sizeof(sp->path), "/data/my app/*.db");
+	snprintf(sp->profile, sizeof(sp->profile), "cri-containerd.apparmor.d");
+	snprintf(sp->operation, sizeof(sp->operation), "open");
+	snprintf(sp->requested, sizeof(sp->requested), "r");
 	struct hg_denial *n = add(HG_KIND_APPARMOR, "socket", "EACCES");
 	n->family = 2;
 	n->sock_type = 3;
 	snprintf(n->profile, sizeof(n->profile), "my-app");
 	snprintf(n->operation, sizeof(n->operation), "create");
+	struct hg_denial *root = add(HG_KIND_APPARMOR, "openat", "EACCES");
+	snprintf(root->path, sizeof(root->path), "/app.lock");
+	snprintf(root->profile, sizeof(root->profile), "my-app");
+	snprintf(root->operation, sizeof(root->operation), "open");
+	snprintf(root->requested, sizeof(root->requested), "wa");
 	json_t *out = advise(NULL);
 	ck_assert_int_eq(count_kind(out, "apparmor_rule"), 2);
+
+	/* The runtime's default: a Localhost profile, whole, that apparmor_parser compiles. */
 	json_t *s = nth(out, "apparmor_rule", 0);
-	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2");
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2,d3");
 	json_t *rules = json_object_get(s, "rules");
-	ck_assert_int_eq(json_array_size(rules), 2);
+	ck_assert_int_eq(json_array_size(rules), 3);
 	ck_assert_str_eq(json_string_value(json_array_get(rules, 0)), "/data/app/state.db w,");
 	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "capability net_raw,");
-	ck_assert_ptr_nonnull(strstr(why(s), "/data/app/* w,"));
-	ck_assert_ptr_nonnull(strstr(why(s), "/data/app/** w,"));
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 2)), "\"/data/my app/\\*.db\" r,");
+	ck_assert_ptr_nonnull(strstr(why(s), "\"/data/app/* w,\", then \"/data/app/** w,\""));
 	ck_assert_ptr_nonnull(strstr(why(s), "Localhost"));
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
-		json_object_get(s, "patch"), "securityContext"), "appArmorProfile"), "type")), "Localhost");
+	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "medium");
+	json_t *patch = json_object_get(s, "patch");
+	json_t *aa = json_object_get(json_object_get(patch, "securityContext"), "appArmorProfile");
+	ck_assert_str_eq(json_string_value(json_object_get(aa, "type")), "Localhost");
+	ck_assert_str_eq(json_string_value(json_object_get(aa, "localhostProfile")), "hgdiag-web");
+	json_t *ann = json_object_get(json_object_get(patch, "metadata"), "annotations");
+	ck_assert_str_eq(json_string_value(json_object_get(ann,
+		"container.apparmor.security.beta.kubernetes.io/web")), "localhost/hgdiag-web");
+	const char *profile = json_string_value(json_object_get(s, "apparmor_profile"));
+	ck_assert_ptr_nonnull(profile);
+	ck_assert_ptr_nonnull(strstr(profile, "profile hgdiag-web flags="));
+	ck_assert_ptr_nonnull(strstr(profile, "\n  /data/app/state.db w,\n  capability net_raw,\n"));
+	hg_assert_apparmor_compiles(profile, "the suggested Localhost profile");
+
+	/* Its own profile: the rules to add, no widening at the root. */
 	json_t *net = nth(out, "apparmor_rule", 1);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(net, "rules"), 0)), "network inet raw,");
+	rules = json_object_get(net, "rules");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 0)), "network inet raw,");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "/app.lock w,");
 	ck_assert(json_is_null(json_object_get(net, "patch")));   /* its own profile: edit it */
+	ck_assert_ptr_null(json_object_get(net, "apparmor_profile"));
 	ck_assert_str_eq(json_string_value(json_object_get(net, "risk")), "medium");
+	ck_assert_ptr_null(strstr(why(net), "/*"));
+	ck_assert_ptr_null(strstr(why(net), "/**"));
+	char text[1024];
+	snprintf(text, sizeof(text), "profile my-app {\n  %s\n  %s\n}\n",
+		 json_string_value(json_array_get(rules, 0)), json_string_value(json_array_get(rules, 1)));
+	hg_assert_apparmor_compiles(text, "the rules for my-app");
 	json_decref(out);
 }
 END_TEST
