@@ -182,14 +182,17 @@ static void perm_words(const char *mask, const char *const *valid, char *out, si
 {
 	char copy[HG_OP_MAX];
 	size_t o = 0;
+	unsigned seen = 0;
 	out[0] = '\0';
 	snprintf(copy, sizeof(copy), "%s", mask);
 	for (char *save, *wd = strtok_r(copy, " ,", &save); wd; wd = strtok_r(NULL, " ,", &save)) {
-		bool ok = false;
-		for (const char *const *v = valid; *v; v++)
-			ok = ok || !strcmp(*v, wd);
-		if (!ok || strstr(out, wd))
+		int at = -1;
+		for (int v = 0; valid[v] && v < 32; v++)
+			if (!strcmp(valid[v], wd))
+				at = v;
+		if (at < 0 || (seen & (1u << at)))
 			continue;
+		seen |= 1u << at;
 		int k = snprintf(out + o, len - o, "%s%s", o ? ", " : "(", wd);
 		if (k < 0 || (size_t)k >= len - o) {
 			out[o] = '\0';

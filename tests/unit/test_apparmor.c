@@ -101,6 +101,8 @@ static const struct rule_case rule_cases[] = {
 	{ "ptrace", "docker-default", "trace", NULL, NULL, -1, -1,
 	  "ptrace (trace) peer=docker-default,", 0 },
 	{ "ptrace", "/usr/bin/x*", "read", NULL, NULL, -1, -1, "ptrace (read) peer=/usr/bin/x\\*,", 0 },
+	{ "ptrace", "unconfined", "readby read readby", NULL, NULL, -1, -1,
+	  "ptrace (readby, read) peer=unconfined,", 0 },
 	/* network and unix sockets */
 	{ "create", "", "create", NULL, NULL, 2, 3, "network inet raw,", 0 },
 	{ "create", "", "create", NULL, NULL, 10, -1, "network inet6,", 0 },
