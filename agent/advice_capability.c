@@ -86,9 +86,89 @@ static bool capability_reaches(struct advice *a, const struct hg_denial *d, cons
 		st.no_new_privs ? " with no_new_privs set" : "", cap + 4);
 	if (n >= 0 && (st.cap_bnd & (1ull << n)))
 		adv_appendf(why, len, " (it is already in CapBnd, yet not in CapPrm)");
-	adv_appendf(why, len, ".%s", st.no_new_privs ? "" :
-		" Without no_new_privs a file capability set on the binary (setcap) would work.");
+	adv_appendf(why, len, ". A file capability on the binary (setcap) together with the "
+		"capability in the container's sets does work: see the file_capability suggestion.");
 	return false;
+}
+
+/* The binary the refused process runs, as the container sees it (the image has it). */
+static bool refused_binary(struct advice *a, const struct hg_denial *d, char *out, size_t len)
+{
+	char cand[3][HG_PATH_MAX];
+	cand[0][0] = cand[1][0] = cand[2][0] = '\0';
+	if (hg_proc_exe(adv_proc_root(a), d->tgid, cand[0], sizeof(cand[0])) < 0)
+		cand[0][0] = '\0';
+	snprintf(cand[1], sizeof(cand[1]), "%s", d->exe);
+	if (hg_proc_argv0(adv_proc_root(a), d->tgid, cand[2], sizeof(cand[2])) < 0)
+		cand[2][0] = '\0';
+	for (size_t i = 0; i < 3; i++)
+		if (cand[i][0] == '/' && adv_have_image(a) && hg_image_is_executable(&a->img, cand[i])) {
+			snprintf(out, len, "%s", cand[i]);
+			return true;
+		}
+	snprintf(out, len, "/path/to/binary");
+	return false;
+}
+
+/* A non-root process: a file capability on its binary works when the capability is also in
+ * the container's sets (capabilities.add) and no_new_privs is not set
+ * (allowPrivilegeEscalation: true); under no_new_privs only when the binary is what the
+ * runtime executes itself. One suggestion for the three halves; the values carry only the
+ * chart's half and are never merged alone. */
+static void advise_file_capability(struct advice *a, const struct hg_stored_denial *sd,
+				   const char *cap, const struct hg_proc_status *st)
+{
+	const struct hg_denial *d = &sd->d;
+	char key[64], why[WHY_MAX] = "", summary[HG_PATH_MAX + 128], bin[HG_PATH_MAX], lower[HG_CAP_MAX];
+	char setcap[HG_CAP_MAX + 8], dockerfile[HG_PATH_MAX + HG_CAP_MAX + 32];
+	bool created;
+
+	snprintf(key, sizeof(key), "file_capability:%s", cap);
+	json_t *s = adv_suggestion(a, key, "file_capability", &created);
+	if (!s)
+		return;
+	adv_add_denial_id(s, sd->id);
+	if (!created)
+		return;
+	size_t i;
+	for (i = 0; cap[i + 4] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)(cap[i + 4] >= 'A' && cap[i + 4] <= 'Z' ? cap[i + 4] - 'A' + 'a' : cap[i + 4]);
+	lower[i] = '\0';
+	bool known = refused_binary(a, d, bin, sizeof(bin));
+	snprintf(setcap, sizeof(setcap), "cap_%s+ep", lower);
+	snprintf(dockerfile, sizeof(dockerfile), "RUN setcap %s %s", setcap, bin);
+
+	snprintf(summary, sizeof(summary), "Rebuild the image with setcap %s %s and add the capability %s",
+		 setcap, bin, cap + 4);
+	adv_set_str(s, "summary", summary);
+	adv_appendf(why, sizeof(why), "%s runs as uid %" PRIu32 ": a file capability on its binary "
+		"raises %s at execve when %s is also in the container's capability sets and "
+		"no_new_privs is not set. Three changes, together: the image must be rebuilt with "
+		"`setcap %s %s` (%s; the values cannot do this half), the container gets "
+		"capabilities.add %s (hardening.extraCapabilities), and allowPrivilegeEscalation: true "
+		"(the patch: the chart has no knob for it; %s). allowPrivilegeEscalation: true moves "
+		"the pod out of Pod Security \"restricted\".", adv_who(d), st->uid, cap, cap + 4,
+		setcap, bin, known ? "the binary the process runs" : "the process's binary was not "
+		"found in the image: use the path of the program that needs it", cap + 4,
+		st->no_new_privs ? "no_new_privs is set now" : "no_new_privs is not set now: keep it so");
+	if (st->no_new_privs)
+		adv_appendf(why, sizeof(why), " Only when %s is the container's command itself (executed "
+			"by the runtime, no shell or wrapper in between) may allowPrivilegeEscalation stay "
+			"false: under no_new_privs the kernel keeps no more than the permitted set the "
+			"process had before execve, which runc (containerd, CRI-O) fills with "
+			"capabilities.add, and a shell in between starts with none.", bin);
+	adv_appendf(why, sizeof(why), " A script needs the capability on its interpreter. The values "
+		"are never merged on their own: without the image half they do nothing.");
+	json_object_set_new(s, "values", json_pack("{s:{s:[s]}}", "hardening", "extraCapabilities", cap + 4));
+	json_object_set_new(s, "image", json_pack("{s:s, s:s, s:s}", "binary", bin, "setcap", setcap,
+						  "dockerfile", dockerfile));
+	json_object_set_new(s, "patch", json_pack("{s:{s:b}}", "securityContext",
+						  "allowPrivilegeEscalation", 1));
+	json_object_set_new(s, "_no_merge", json_true());
+	json_object_set_new(s, "effective", json_boolean(known));
+	const char *risk = adv_cap_risk(cap);
+	adv_set_str(s, "risk", adv_risk_rank(risk) > adv_risk_rank("medium") ? risk : "medium");
+	adv_set_str(s, "why", why);
 }
 
 void adv_capability_suggestion(struct advice *a, const struct hg_stored_denial *sd,
@@ -108,6 +188,9 @@ void adv_capability_suggestion(struct advice *a, const struct hg_stored_denial *
 	adv_appendf(why, sizeof(why), "%s failed %s because it lacked %s.", adv_who(d),
 		d->syscall[0] ? d->syscall : "a syscall", cap);
 	bool effective = capability_reaches(a, d, cap, why, sizeof(why));
+	struct hg_proc_status st;
+	if (!effective && adv_status_of(a, d, &st) == 0 && st.uid != 0)
+		advise_file_capability(a, sd, cap, &st);
 	if (!effective && alternative)
 		adv_appendf(why, sizeof(why), " Use %s instead.", alternative);
 	else if (!effective)

@@ -10,6 +10,7 @@
 #include <libaudit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include "apparmor.h"
 #include "audit.h"
 
 struct span {
@@ -231,54 +232,8 @@ static void set_capability(struct hg_denial *d, const char *lower, int number)
 		d->caps_failed |= 1ULL << number;
 }
 
-struct name_num {
-	const char *name;
-	int num;
-};
-
-/* AppArmor's names of address families and socket types (apparmor.d(5)). */
-static const struct name_num families[] = {
-	{ "unix", AF_UNIX },       { "inet", AF_INET },         { "ax25", AF_AX25 },
-	{ "ipx", AF_IPX },         { "appletalk", AF_APPLETALK }, { "netrom", AF_NETROM },
-	{ "bridge", AF_BRIDGE },   { "atmpvc", AF_ATMPVC },     { "x25", AF_X25 },
-	{ "inet6", AF_INET6 },     { "rose", AF_ROSE },         { "security", AF_SECURITY },
-	{ "key", AF_KEY },         { "netlink", AF_NETLINK },   { "packet", AF_PACKET },
-	{ "ash", AF_ASH },         { "econet", AF_ECONET },     { "atmsvc", AF_ATMSVC },
-	{ "rds", AF_RDS },         { "sna", AF_SNA },           { "irda", AF_IRDA },
-	{ "pppox", AF_PPPOX },     { "wanpipe", AF_WANPIPE },   { "llc", AF_LLC },
-	{ "ib", AF_IB },           { "mpls", AF_MPLS },         { "can", AF_CAN },
-	{ "tipc", AF_TIPC },       { "bluetooth", AF_BLUETOOTH }, { "iucv", AF_IUCV },
-	{ "rxrpc", AF_RXRPC },     { "isdn", AF_ISDN },         { "phonet", AF_PHONET },
-	{ "ieee802154", AF_IEEE802154 }, { "caif", AF_CAIF },   { "alg", AF_ALG },
-	{ "nfc", AF_NFC },         { "vsock", AF_VSOCK },       { "kcm", AF_KCM },
-	{ "qipcrtr", AF_QIPCRTR }, { "smc", AF_SMC },           { "xdp", AF_XDP },
-	{ NULL, 0 },
-};
-
-static const struct name_num sock_types[] = {
-	{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM },   { "raw", SOCK_RAW },
-	{ "rdm", SOCK_RDM },       { "seqpacket", SOCK_SEQPACKET }, { "dccp", SOCK_DCCP },
-	{ "packet", SOCK_PACKET }, { NULL, 0 },
-};
-
-static int lookup_num(const struct name_num *t, const char *name)
-{
-	for (; t->name; t++)
-		if (strcmp(t->name, name) == 0)
-			return t->num;
-	return -1;
-}
-
-static const char *lookup_name(const struct name_num *t, int num)
-{
-	for (; t->name; t++)
-		if (t->num == num)
-			return t->name;
-	return NULL;
-}
-
 /* An AppArmor field that is a name (family="inet", sock_type="raw") or a number. */
-static int name_or_number(const struct fields *fs, const char *key, const struct name_num *t)
+static int name_or_number(const struct fields *fs, const char *key, int (*lookup)(const char *))
 {
 	const struct field *f = get(fs, key);
 	if (!f || f->val.n == 0)
@@ -288,7 +243,7 @@ static int name_or_number(const struct fields *fs, const char *key, const struct
 		return v <= 0xffff ? (int)v : -1;
 	char name[32];
 	copy_span(name, sizeof(name), f->val);
-	return lookup_num(t, name);
+	return lookup(name);
 }
 
 /* audit(1431384420.408:319): seconds.milliseconds:serial. ausearch -i prints a local
@@ -475,8 +430,8 @@ static int fill_apparmor(const struct fields *fs, struct hg_audit_record *r)
 	if (capname[0] || capnum >= 0)
 		set_capability(d, capname, capnum);
 
-	d->family = name_or_number(fs, "family", families);
-	d->sock_type = name_or_number(fs, "sock_type", sock_types);
+	d->family = name_or_number(fs, "family", hg_aa_family_number);
+	d->sock_type = name_or_number(fs, "sock_type", hg_aa_sock_type_number);
 	if (!field_int(fs, "protocol", 0, 65535, &r->protocol))
 		r->protocol = -1;
 
@@ -488,6 +443,17 @@ static int fill_apparmor(const struct fields *fs, struct hg_audit_record *r)
 	if (!d->path[0] && r->peer[0] &&
 	    (strcmp(d->operation, "signal") == 0 || strcmp(d->operation, "ptrace") == 0))
 		snprintf(d->path, sizeof(d->path), "%s", r->peer);
+	/* what else the rule needs: which signal, which filesystem, which socket address */
+	if (strcmp(d->operation, "signal") == 0)
+		snprintf(d->detail, sizeof(d->detail), "%s", r->signal);
+	else if (d->family == AF_UNIX) {
+		copy_str(d->detail, sizeof(d->detail), get(fs, "peer_addr"));
+		if (!d->detail[0] || strcmp(d->detail, "none") == 0)
+			copy_str(d->detail, sizeof(d->detail), get(fs, "addr"));
+		if (strcmp(d->detail, "none") == 0)
+			d->detail[0] = '\0';
+	} else if (strstr(d->operation, "mount"))
+		copy_str(d->detail, sizeof(d->detail), get(fs, "fstype"));
 	return 0;
 }
 
@@ -724,117 +690,4 @@ const char *hg_audit_verdict_name(enum hg_audit_verdict v)
 	case HG_AUDIT_LOGGED: return "logged";
 	default: return "unknown";
 	}
-}
-
-/* A path in profile syntax: quoted when it has blanks, AppArmor's glob characters escaped
- * so the rule allows this one path and nothing more. */
-static int render_path(char *buf, size_t n, const char *path)
-{
-	bool quote = strpbrk(path, " \t") != NULL;
-	size_t o = 0;
-#define PUT(c) do { if (o + 1 >= n) return -ENOBUFS; buf[o++] = (c); } while (0)
-	if (quote)
-		PUT('"');
-	for (const char *p = path; *p; p++) {
-		if (strchr("*?[]{}^\"\\", *p))
-			PUT('\\');
-		PUT(*p);
-	}
-	if (quote)
-		PUT('"');
-#undef PUT
-	buf[o] = '\0';
-	return (int)o;
-}
-
-/* denied_mask letters → rule permissions: create/delete/rename need w, exec needs a mode
- * and ix (inherit the current profile) is the narrowest. */
-static int file_perms(const char *mask, char out[16])
-{
-	bool r = false, w = false, a = false, l = false, k = false, m = false, x = false;
-	for (const char *p = mask; *p; p++) {
-		switch (*p) {
-		case 'r': r = true; break;
-		case 'w': case 'c': case 'd': case 'D': w = true; break;
-		case 'a': a = true; break;
-		case 'l': l = true; break;
-		case 'k': k = true; break;
-		case 'm': m = true; break;
-		case 'x': x = true; break;
-		default: break;   /* ':' owner separators, 'N' ... */
-		}
-	}
-	size_t o = 0;
-	if (r) out[o++] = 'r';
-	if (w) out[o++] = 'w';
-	else if (a) out[o++] = 'a';
-	if (l) out[o++] = 'l';
-	if (k) out[o++] = 'k';
-	if (m) out[o++] = 'm';
-	if (x) { out[o++] = 'i'; out[o++] = 'x'; }
-	out[o] = '\0';
-	return o ? 0 : -ENODATA;
-}
-
-static int finish(char *buf, size_t n, int len)
-{
-	if (len < 0)
-		return -EINVAL;
-	if ((size_t)len >= n) {
-		buf[0] = '\0';   /* no half rule */
-		return -ENOBUFS;
-	}
-	return len;
-}
-
-/* A peer label as a rule value: quoted when it is not a plain word. */
-static int peer_rule(char *buf, size_t n, const char *what, const char *perms, const char *peer)
-{
-	const char *q = strpbrk(peer, " \t()") ? "\"" : "";
-	if (!perms[0])
-		return finish(buf, n, snprintf(buf, n, "%s peer=%s%s%s,", what, q, peer, q));
-	return finish(buf, n, snprintf(buf, n, "%s (%s) peer=%s%s%s,", what, perms, q, peer, q));
-}
-
-int hg_apparmor_rule(const struct hg_denial *d, char *buf, size_t n)
-{
-	if (!d || !buf || n == 0 || d->kind != HG_KIND_APPARMOR)
-		return -EINVAL;
-	buf[0] = '\0';
-
-	if (strcmp(d->operation, "capable") == 0 || d->capability[0]) {
-		if (strncmp(d->capability, "CAP_", 4) != 0 || !d->capability[4])
-			return -ENODATA;
-		char lower[HG_CAP_MAX];
-		size_t i = 0;
-		for (const char *p = d->capability + 4; *p && i + 1 < sizeof(lower); p++)
-			lower[i++] = (char)tolower((unsigned char)*p);
-		lower[i] = '\0';
-		return finish(buf, n, snprintf(buf, n, "capability %s,", lower));
-	}
-	if (strcmp(d->operation, "signal") == 0 || strcmp(d->operation, "ptrace") == 0) {
-		if (!d->path[0])
-			return -ENODATA;
-		return peer_rule(buf, n, d->operation, d->requested, d->path);
-	}
-	if (d->family >= 0) {
-		const char *fam = lookup_name(families, d->family);
-		const char *type = lookup_name(sock_types, d->sock_type);
-		if (!fam)
-			return -ENODATA;
-		if (type)
-			return finish(buf, n, snprintf(buf, n, "network %s %s,", fam, type));
-		return finish(buf, n, snprintf(buf, n, "network %s,", fam));
-	}
-	if (!d->path[0] || d->path[0] != '/')
-		return -ENODATA;
-	char perms[16];
-	int r = file_perms(d->requested, perms);
-	if (r < 0)
-		return r;
-	r = render_path(buf, n, d->path);
-	if (r < 0)
-		return r;
-	size_t o = (size_t)r;
-	return finish(buf, n, (int)o + snprintf(buf + o, n - o, " %s,", perms));
 }

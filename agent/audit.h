@@ -105,14 +105,4 @@ const char *hg_aa_status_name(enum hg_aa_status s);           /* "DENIED" ... */
 const char *hg_seccomp_action_name(enum hg_seccomp_action a);  /* "kill_process" ... */
 const char *hg_audit_verdict_name(enum hg_audit_verdict v);    /* "refused" ... */
 
-/* The narrowest AppArmor rule that allows an AppArmor denial, in profile syntax:
- *   file:       `/var/lib/foo w,` (denied letters; create/delete need w, exec is ix)
- *   capability: `capability net_raw,`
- *   network:    `network inet raw,`
- *   signal:     `signal (receive) peer=unconfined,`
- *   ptrace:     `ptrace (trace) peer=unconfined,`
- * Returns the length written, -EINVAL when d is not an AppArmor denial, -ENODATA when it
- * lacks what the rule needs (e.g. name=""), -ENOBUFS when buf is too small. */
-int hg_apparmor_rule(const struct hg_denial *d, char *buf, size_t n);
-
 #endif

@@ -46,6 +46,8 @@ struct hg_denial {
 	char profile[HG_PROFILE_MAX];    /* AppArmor profile / SELinux context */
 	char operation[HG_OP_MAX];       /* AppArmor operation / SELinux permission */
 	char requested[HG_OP_MAX];       /* AppArmor requested_mask, denied_mask */
+	char detail[HG_PROFILE_MAX];     /* AppArmor: signal= of a signal, fstype= of a mount,
+					  * peer_addr= (else addr=) of a unix socket; else "" */
 	unsigned long long args[6];
 	int family, sock_type, port;     /* -1 when unknown */
 	uint32_t pid, tgid, uid;

@@ -10,7 +10,7 @@
 
 /* Strings and integers by name, so one table serves saving and loading. */
 #define DENIAL_STRINGS(X) X(syscall) X(errno_name) X(capability) X(path) X(comm) X(exe) \
-	X(profile) X(operation) X(requested)
+	X(profile) X(operation) X(requested) X(detail)
 #define DENIAL_INTS(X) X(kind) X(source) X(nr) X(err) X(cap) X(caps_failed) X(family) \
 	X(sock_type) X(port) X(pid) X(tgid) X(uid) X(ts_ns)
 #define KEY_INTS(X) X(cgroup_id) X(caps) X(path_hash) X(nr) X(err) X(kind)

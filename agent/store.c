@@ -153,7 +153,8 @@ static bool same_denial(const struct hg_denial *a, const struct hg_denial *b)
 	/* AppArmor names no syscall: a folded denial knows the probe's, its records do not */
 	if (a->kind == HG_KIND_APPARMOR && b->kind == HG_KIND_APPARMOR)
 		return a->cap == b->cap && strcmp(a->path, b->path) == 0 &&
-		       strcmp(a->operation, b->operation) == 0 && strcmp(a->profile, b->profile) == 0;
+		       strcmp(a->operation, b->operation) == 0 && strcmp(a->profile, b->profile) == 0 &&
+		       strcmp(a->detail, b->detail) == 0;
 	return a->kind == b->kind && a->nr == b->nr && a->err == b->err && a->cap == b->cap &&
 	       strcmp(a->path, b->path) == 0 && strcmp(a->operation, b->operation) == 0 &&
 	       strcmp(a->profile, b->profile) == 0;
@@ -165,7 +166,8 @@ static bool apparmor_file(const struct hg_denial *d)
 {
 	return d->kind == HG_KIND_APPARMOR && d->path[0] == '/' && !d->capability[0] &&
 	       d->family < 0 && strcmp(d->operation, "signal") != 0 &&
-	       strcmp(d->operation, "ptrace") != 0;
+	       strcmp(d->operation, "ptrace") != 0 && !strstr(d->operation, "mount") &&
+	       strcmp(d->operation, "pivotroot") != 0;
 }
 
 /* Equal paths, but for AppArmor's trailing '/' on directories. */

@@ -316,7 +316,8 @@ hg_wait_container() {
 
 # hg_runc_apply NAME CONTAINER_JSON SUGGESTION_JSON: changes the bundle the way the
 # suggestion says, generically from its JSON (values / patch / seccomp_profile), as a
-# user pasting it into the chart would. Prints the preStop command (JSON array) for a
+# user pasting it into the chart would (file_capability: also the image rebuilt with
+# setcap). Prints the preStop command (JSON array) for a
 # prestop_command suggestion. Returns 3 for kinds that change the app, not the spec.
 hg_runc_apply() {
 	local name=$1 container=$2 s=$3 kind b p v g uid file
@@ -348,6 +349,20 @@ hg_runc_apply() {
 			file=$(hg_runc_host_path "$name" "$p")
 			chown "$uid:$g" "$file" && chmod g+rw "$file" || return 1
 		done ;;
+	file_capability)
+		# The image half (setcap on the binary, as a rebuilt image has it), then the chart's
+		# (capabilities.add), and a patch's allowPrivilegeEscalation if any. A null half is
+		# skipped: closed_loop.sh leaves each one out in turn.
+		p=$(echo "$s" | jq -r '.image.binary // empty')
+		if [ -n "$p" ]; then
+			file=$(hg_runc_host_path "$name" "$p")
+			setcap "$(echo "$s" | jq -r .image.setcap)" "$file" || return 1
+		fi
+		# shellcheck disable=SC2046
+		[ "$(echo "$s" | jq '.values.hardening.extraCapabilities // [] | length')" -eq 0 ] ||
+			hg_runc_add_caps "$name" $(echo "$s" | jq -r '.values.hardening.extraCapabilities[] | "CAP_" + .') || return 1
+		v=$(echo "$s" | jq -r '.patch.securityContext.allowPrivilegeEscalation // empty')
+		[ "$v" != true ] || hg_runc_jq "$name" '.process.noNewPrivileges = false' ;;
 	prestop_command)
 		echo "$s" | jq -c '.values.hardening.preStopCommand' ;;
 	*)

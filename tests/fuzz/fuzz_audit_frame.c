@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "apparmor.h"
 #include "audit.h"
 #include "auditsrc.h"
 

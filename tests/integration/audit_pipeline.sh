@@ -4,7 +4,8 @@
 # --audit-file, become apparmor denials on that container with a rule suggestion; a real
 # SECCOMP_RET_KILL_PROCESS in a runc container, seen both by the kernel's audit record and
 # by eBPF, is reported once, with source "audit"; an AppArmor file refusal seen by both eBPF
-# (as a permission denial) and its audit record is one apparmor denial, in either order.
+# (as a permission denial) and its audit record is one apparmor denial, in either order;
+# the Localhost profile suggested for the runtime's default compiles with apparmor_parser.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../runc-lib.sh"
 
@@ -34,6 +35,28 @@ hg_expect "AppArmor capable net_raw" "$l" '.capability == "CAP_NET_RAW" and .pro
 c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$ID\")")
 hg_expect "rule suggestion for the file access" "$c" '[.suggestions[] | select(.kind == "apparmor_rule") | .rules[]] | any(test("^/var/lib/foo/? .*w.*,$"))'
 hg_expect "rule suggestion for the capability" "$c" '[.suggestions[] | select(.kind == "apparmor_rule") | .rules[]] | any(. == "capability net_raw,")'
+
+# The runtime's default profile refused a signal and a write to a file whose name has a
+# blank and glob characters (audit hex-encodes such a name): the suggestion is a whole
+# Localhost profile, which a user saves and loads; apparmor_parser compiles it as is.
+name_hex=$(printf '%s' '/data/my app/[draft]*.txt' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+now=$(date +%s.%3N)
+echo "audit: type=1400 audit($now:900): apparmor=\"DENIED\" operation=\"signal\" profile=\"cri-containerd.apparmor.d\" pid=$live comm=\"provoke\" requested_mask=\"send\" denied_mask=\"send\" signal=term peer=\"unconfined\"" >>"$T/audit.log"
+echo "audit: type=1400 audit($now:901): apparmor=\"DENIED\" operation=\"open\" profile=\"cri-containerd.apparmor.d\" name=$name_hex pid=$live comm=\"provoke\" requested_mask=\"wc\" denied_mask=\"wc\" fsuid=65532 ouid=0" >>"$T/audit.log"
+hg_wait_denial ".container == \"$ID\" and .kind == \"apparmor\" and .path == \"/data/my app/[draft]*.txt\"" >/dev/null
+c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$ID\")")
+s=$(echo "$c" | jq -c '.suggestions[] | select(.kind == "apparmor_rule" and .apparmor_profile != null)')
+hg_expect "runtime default: the rules, quoted and escaped" "${s:-null}" \
+	'.rules == ["signal (send) set=(term) peer=unconfined,", "\"/data/my app/\\[draft\\]\\*.txt\" w,"]'
+hg_expect "runtime default: Localhost in securityContext and in the annotation" "${s:-null}" \
+	'.patch.securityContext.appArmorProfile.type == "Localhost" and .patch.securityContext.appArmorProfile.localhostProfile as $n | ($n | startswith("hgdiag-")) and ([.patch.metadata.annotations | to_entries[] | select(.key | startswith("container.apparmor.security.beta.kubernetes.io/")) | .value] == ["localhost/" + $n])'
+echo "$s" | jq -r '.apparmor_profile // empty' >"$T/hgdiag.aa"
+if [ -s "$T/hgdiag.aa" ] && apparmor_parser -Q -K "$T/hgdiag.aa" >"$T/aa.err" 2>&1; then
+	pass "runtime default: the suggested profile compiles with apparmor_parser"
+else
+	fail "runtime default: apparmor_parser refused the suggested profile: $(grep -v Cache "$T/aa.err")"
+fi
+
 curl -s "$HG_AGENT_URL/metrics" | grep -q '^hgdiag_events_lost_total{source="audit"} [1-9]' \
 	&& pass "malformed audit line counted as lost" || fail "malformed audit line not counted"
 

@@ -5,7 +5,7 @@
 # then every suggestion is applied alone to the hardened spec the way Kubernetes would
 # (hg_runc_apply: emptyDir bind mount, capability into the bounding set only for
 # non-root, sysctl, the Localhost profile converted to the OCI filter, preStop command,
-# fsGroup ownership) and the workload re-run:
+# fsGroup ownership, setcap on the image's binary) and the workload re-run:
 #   effective: true  => the denials it covers are gone (and, when it covers every denial,
 #                       the workload exits as it does unhardened);
 #   effective: false => applying that change alone leaves the workload failing.
@@ -97,6 +97,64 @@ args_chown() {
 	hg_runc_args "$1" /bin/sh -c 'chown 65532:65532 /data/app.db && echo row >> /data/app.db && echo "workload: ok"; rc=$?; sleep '"$2"'; exit $rc'
 }
 
+# Bind 80 as uid 65532 without no_new_privs (allowPrivilegeEscalation left true): the
+# file capability route. The app is its own binary, /app/server (a copy of provoke), which
+# the file_capability suggestion has the image rebuild with setcap (every try starts from
+# the image without file capabilities: reset_image).
+setup_setcap() {
+	mkdir -p "$(hg_runc_bundle "$1")/rootfs/app" && install -m 0755 "$PROVOKE" "$(hg_runc_bundle "$1")/rootfs/app/server" &&
+		hg_runc_jq "$1" '.process.noNewPrivileges = false'
+}
+args_setcap() {
+	hg_runc_args "$1" /app/server linger "$2" bind 80
+}
+
+# The image as built: no file capabilities (a file_capability suggestion applied before
+# set some).
+reset_image() {
+	local f
+	while read -r f; do
+		[ -n "$f" ] && setcap -r "$f"
+	done < <(getcap -r "$(hg_runc_bundle "$1")/rootfs" 2>/dev/null | cut -d' ' -f1)
+	return 0
+}
+
+# The file capability is three changes at once. For /app/server, which runc executes
+# itself, each of setcap and capabilities.add left out, the bind still fails; no_new_privs
+# does not undo it (the kernel keeps a file capability the process already had in its
+# permitted set, and runc puts capabilities.add there). With a shell in between (the bind
+# workload: sh -c 'exec provoke ...'), no_new_privs does: allowPrivilegeEscalation: true is
+# the half that makes it work.
+halves() {   # NAME CONTAINER_JSON WHAT... ("=works" after a WHAT: expected to work)
+	local name=$1 c=$2 s what want
+	shift 2
+	s=$(echo "$c" | jq -c '[.suggestions[] | select(.kind == "file_capability")][0] // empty')
+	[ -n "$s" ] || { fail "$name: no file_capability suggestion"; return; }
+	for what in "$@"; do
+		want=fails
+		[[ $what == *=works ]] && want=works && what=${what%=works}
+		hg_runc_restore "$name" orig
+		reset_image "$name"
+		case $what in
+		"no capabilities.add") apply_one "$name" "$c" "$(echo "$s" | jq -c '.values = null')" >/dev/null ;;
+		"no setcap in the image") apply_one "$name" "$c" "$(echo "$s" | jq -c '.image = null')" >/dev/null ;;
+		"allowPrivilegeEscalation: false"*) apply_one "$name" "$c" "$s" >/dev/null && hg_runc_jq "$name" '.process.noNewPrivileges = true' ;;
+		esac
+		run_once "$name"
+		if { [ "$want" = works ] && [ "$RUN_OK" = 1 ]; } || { [ "$want" = fails ] && [ "$RUN_OK" = 0 ]; }; then
+			pass "$name: file_capability with $what: the bind $want"
+		else
+			fail "$name: file_capability with $what: expected the bind to $want"
+		fi
+	done
+	reset_image "$name"
+}
+halves_setcap() {
+	halves "$1" "$2" "no capabilities.add" "no setcap in the image" \
+		"allowPrivilegeEscalation: false, runc executing the binary itself=works"
+}
+halves_bind() { halves "$1" "$2" "allowPrivilegeEscalation: false, a shell in between"; }
+
 # The missing binary: a distroless pod whose hook is `/bin/sh -c "sleep 1"`; the hook's
 # command is in the bundle's .hook (what prestop_command changes).
 # The control: the same hook where the image has a shell.
@@ -120,6 +178,7 @@ WORKLOADS=(
 	"unsharens busybox 1 -"
 	"settime busybox 1 -"
 	"bind busybox 1 -"
+	"setcap busybox 1 -"
 	"chown busybox 1 workload:"
 	"prestop distroless 1 -"
 )
@@ -206,6 +265,7 @@ for w in "${WORKLOADS[@]}"; do
 		want=$(echo "$c" | jq -r --argjson s "$s" ".denials[] | select(.id as \$i | \$s.denials | index(\$i)) | $DKEY")
 		alone=$(echo "$c" | jq --argjson s "$s" '[.denials[].id] - $s.denials | length == 0')
 		hg_runc_restore "$name" orig
+		reset_image "$name"
 		[ "$name" = prestop ] && setup_prestop "$name"
 		[ "$name" = chown ] && chown 0:0 "$VOLS/$name/data/app.db" && chmod 0644 "$VOLS/$name/data/app.db"
 		rc=0
@@ -236,6 +296,7 @@ for w in "${WORKLOADS[@]}"; do
 
 	# Every effective suggestion at once: what the merged values and patches do together.
 	hg_runc_restore "$name" orig
+	reset_image "$name"
 	[ "$name" = prestop ] && setup_prestop "$name"
 	[ "$name" = chown ] && chown 0:0 "$VOLS/$name/data/app.db" && chmod 0644 "$VOLS/$name/data/app.db"
 	n_eff=0
@@ -252,12 +313,13 @@ for w in "${WORKLOADS[@]}"; do
 	else
 		fail "$name: effective suggestions together: denials left $(echo "$RUN_KEYS" | tr '\n' ' '), workload ok $RUN_OK"
 	fi
+	declare -F "halves_$name" >/dev/null && "halves_$name" "$name" "$c"
 done
 
 echo
 printf '%-18s | %5s | %5s | %6s\n' "suggestion kind" cases fixed honest
 printf '%-18s-+-%5s-+-%5s-+-%6s\n' ------------------ ----- ----- ------
-for k in writable_path sysctl seccomp_exception capability file_ownership prestop_command apparmor_rule; do
+for k in writable_path sysctl seccomp_exception capability file_capability file_ownership prestop_command apparmor_rule; do
 	printf '%-18s | %5s | %5s | %6s\n' "$k" "${CASES[$k]:-0}" "${FIXED[$k]:-0}" "${HONEST[$k]:-0}"
 done
 for k in "${!CASES[@]}"; do

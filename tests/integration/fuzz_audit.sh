@@ -26,8 +26,8 @@ build() {   # target sources...
 		"tests/fuzz/$target.c" "$@" \
 		$(pkg-config --libs libseccomp audit) -o "$out/$target"
 }
-build fuzz_audit agent/audit.c
-build fuzz_audit_frame agent/auditsrc.c agent/audit.c
+build fuzz_audit agent/audit.c agent/apparmor.c
+build fuzz_audit_frame agent/auditsrc.c agent/audit.c agent/apparmor.c
 
 # Seed corpora: one file per recorded line, plus the lines the unit tests use; for the
 # framing, each line as the multicast group sends it (nlmsg_len = header + text, no

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "advice.h"
 #include "seccomp_profile.h"
+#include "hg_apparmor_parser.h"
 
 /* ---- a fake /proc: <root>/<pid>/status, <root>/<pid>/root/..., <root>/<pid>/exe ---- */
 
@@ -107,9 +108,17 @@ static void check_shape(const json_t *out)
 			ck_assert_ptr_nonnull(json_object_get(s, "seccomp_profile"));
 			expect++;
 		}
+		if (!strcmp(kind, "file_capability")) {
+			ck_assert(json_is_object(json_object_get(s, "image")));
+			expect++;
+		}
 		if (!strcmp(kind, "apparmor_rule")) {
 			ck_assert(json_is_array(json_object_get(s, "rules")));
 			expect++;
+			if (json_object_get(s, "apparmor_profile")) {
+				ck_assert(json_is_string(json_object_get(s, "apparmor_profile")));
+				expect++;
+			}
 		}
 		ck_assert_int_eq(json_object_size(s), expect);
 		ck_assert(json_is_boolean(json_object_get(s, "effective")));
@@ -487,8 +496,71 @@ START_TEST(bind_80_nonroot_nnp)
 
 	/* The ignored capability is not merged into the values. */
 	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "extraCapabilities"));
+	/* The file capability route, under no_new_privs too; not promised: no binary in the image */
+	ck_assert_int_eq(count_kind(out, "file_capability"), 1);
+	json_t *fc = nth(out, "file_capability", 0);
+	ck_assert(json_is_false(json_object_get(fc, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(fc), "no shell or wrapper in between"));
+	ck_assert(json_is_true(json_object_get(json_object_get(json_object_get(fc, "patch"),
+		"securityContext"), "allowPrivilegeEscalation")));
+	ck_assert_ptr_nonnull(strstr(why(cap), "file_capability"));
 	json_decref(out);
 	json_decref(values);
+}
+END_TEST
+
+/* Non-root: setcap on the binary + capabilities.add + allowPrivilegeEscalation: true, one
+ * suggestion; the values carry only the chart's half and are never merged alone. */
+START_TEST(bind_80_nonroot_without_nnp_file_capability)
+{
+	live_process("Name:\tapp\nUid:\t65532\t65532\t65532\t65532\nGid:\t65532\t65532\t65532\t65532\n"
+		     "CapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\nNoNewPrivs:\t0\n");
+	put("100/root/app/server", "#!bin", 0755);
+	link_at("/app/server", "100/exe");
+	struct hg_denial *d = add_cap("bind", "CAP_NET_BIND_SERVICE", 10);
+	d->port = 80;
+	json_t *values = json_object();
+	json_t *out = advise(values);
+
+	ck_assert(json_is_false(json_object_get(nth(out, "capability", 0), "effective")));
+	ck_assert_int_eq(count_kind(out, "file_capability"), 1);
+	json_t *fc = nth(out, "file_capability", 0);
+	ck_assert(json_is_true(json_object_get(fc, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(fc, "risk")), "medium");
+	json_t *img = json_object_get(fc, "image");
+	ck_assert_str_eq(json_string_value(json_object_get(img, "binary")), "/app/server");
+	ck_assert_str_eq(json_string_value(json_object_get(img, "setcap")), "cap_net_bind_service+ep");
+	ck_assert_str_eq(json_string_value(json_object_get(img, "dockerfile")),
+			 "RUN setcap cap_net_bind_service+ep /app/server");
+	json_t *caps = json_object_get(json_object_get(json_object_get(fc, "values"), "hardening"),
+				       "extraCapabilities");
+	ck_assert_int_eq(json_array_size(caps), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(caps, 0)), "NET_BIND_SERVICE");
+	ck_assert(json_is_true(json_object_get(json_object_get(json_object_get(fc, "patch"),
+		"securityContext"), "allowPrivilegeEscalation")));
+	ck_assert_ptr_nonnull(strstr(why(fc), "no_new_privs is not set now"));
+	ck_assert_ptr_null(strstr(why(fc), "no shell or wrapper"));
+	ck_assert_ptr_nonnull(strstr(why(fc), "capability sets"));
+	ck_assert_ptr_nonnull(strstr(why(fc), "setcap cap_net_bind_service+ep /app/server"));
+	ck_assert_ptr_nonnull(strstr(why(fc), "image must be rebuilt"));
+	ck_assert_ptr_nonnull(strstr(why(fc), "restricted"));
+	/* Half a change is no change: never merged. The sysctl and the port still come first. */
+	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "extraCapabilities"));
+	ck_assert(json_is_true(json_object_get(nth(out, "sysctl", 0), "effective")));
+	json_decref(out);
+	json_decref(values);
+
+	/* The binary is not in the image (a gone exe, an interpreter's script path): not promised. */
+	teardown();
+	setup();
+	live_process("Name:\tapp\nUid:\t65532\t65532\t65532\t65532\nCapBnd:\t0\nCapAmb:\t0\nNoNewPrivs:\t0\n");
+	add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 80;
+	out = advise(NULL);
+	fc = nth(out, "file_capability", 0);
+	ck_assert(json_is_false(json_object_get(fc, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(fc, "image"), "binary")),
+			 "/path/to/binary");
+	json_decref(out);
 }
 END_TEST
 
@@ -541,6 +613,10 @@ START_TEST(nonroot_never_effective_capability)
 		ck_assert(json_is_false(json_object_get(s, "effective")));
 	ck_assert_int_eq(n, 4);
 	ck_assert_ptr_nonnull(strstr(why(nth(out, "capability", 0)), "CapBnd"));
+	/* no no_new_privs: the file capability route, not promised (no binary in the image) */
+	for (n = 0; (s = nth(out, "file_capability", n)); n++)
+		ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_int_eq(n, 4);
 	json_decref(out);
 }
 END_TEST
@@ -1021,28 +1097,62 @@ START_TEST(apparmor_rules)
 	snprintf(c->capability, sizeof(c->capability), "CAP_NET_RAW");
 	snprintf(c->profile, sizeof(c->profile), "cri-containerd.apparmor.d");
 	snprintf(c->operation, sizeof(c->operation), "capable");
+	struct hg_denial *sp = add(HG_KIND_APPARMOR, "openat", "EACCES");
+	snprintf(sp->path, sizeof(sp->path), "/data/my app/*.db");
+	snprintf(sp->profile, sizeof(sp->profile), "cri-containerd.apparmor.d");
+	snprintf(sp->operation, sizeof(sp->operation), "open");
+	snprintf(sp->requested, sizeof(sp->requested), "r");
 	struct hg_denial *n = add(HG_KIND_APPARMOR, "socket", "EACCES");
 	n->family = 2;
 	n->sock_type = 3;
 	snprintf(n->profile, sizeof(n->profile), "my-app");
 	snprintf(n->operation, sizeof(n->operation), "create");
+	struct hg_denial *root = add(HG_KIND_APPARMOR, "openat", "EACCES");
+	snprintf(root->path, sizeof(root->path), "/app.lock");
+	snprintf(root->profile, sizeof(root->profile), "my-app");
+	snprintf(root->operation, sizeof(root->operation), "open");
+	snprintf(root->requested, sizeof(root->requested), "wa");
 	json_t *out = advise(NULL);
 	ck_assert_int_eq(count_kind(out, "apparmor_rule"), 2);
+
+	/* The runtime's default: a Localhost profile, whole, that apparmor_parser compiles. */
 	json_t *s = nth(out, "apparmor_rule", 0);
-	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2");
+	ck_assert_str_eq(denial_ids(s, ids, sizeof(ids)), "d1,d2,d3");
 	json_t *rules = json_object_get(s, "rules");
-	ck_assert_int_eq(json_array_size(rules), 2);
+	ck_assert_int_eq(json_array_size(rules), 3);
 	ck_assert_str_eq(json_string_value(json_array_get(rules, 0)), "/data/app/state.db w,");
 	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "capability net_raw,");
-	ck_assert_ptr_nonnull(strstr(why(s), "/data/app/* w,"));
-	ck_assert_ptr_nonnull(strstr(why(s), "/data/app/** w,"));
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 2)), "\"/data/my app/\\*.db\" r,");
+	ck_assert_ptr_nonnull(strstr(why(s), "\"/data/app/* w,\", then \"/data/app/** w,\""));
 	ck_assert_ptr_nonnull(strstr(why(s), "Localhost"));
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
-		json_object_get(s, "patch"), "securityContext"), "appArmorProfile"), "type")), "Localhost");
+	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "medium");
+	json_t *patch = json_object_get(s, "patch");
+	json_t *aa = json_object_get(json_object_get(patch, "securityContext"), "appArmorProfile");
+	ck_assert_str_eq(json_string_value(json_object_get(aa, "type")), "Localhost");
+	ck_assert_str_eq(json_string_value(json_object_get(aa, "localhostProfile")), "hgdiag-web");
+	json_t *ann = json_object_get(json_object_get(patch, "metadata"), "annotations");
+	ck_assert_str_eq(json_string_value(json_object_get(ann,
+		"container.apparmor.security.beta.kubernetes.io/web")), "localhost/hgdiag-web");
+	const char *profile = json_string_value(json_object_get(s, "apparmor_profile"));
+	ck_assert_ptr_nonnull(profile);
+	ck_assert_ptr_nonnull(strstr(profile, "profile hgdiag-web flags="));
+	ck_assert_ptr_nonnull(strstr(profile, "\n  /data/app/state.db w,\n  capability net_raw,\n"));
+	hg_assert_apparmor_compiles(profile, "the suggested Localhost profile");
+
+	/* Its own profile: the rules to add, no widening at the root. */
 	json_t *net = nth(out, "apparmor_rule", 1);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(net, "rules"), 0)), "network inet raw,");
+	rules = json_object_get(net, "rules");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 0)), "network inet raw,");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "/app.lock w,");
 	ck_assert(json_is_null(json_object_get(net, "patch")));   /* its own profile: edit it */
+	ck_assert_ptr_null(json_object_get(net, "apparmor_profile"));
 	ck_assert_str_eq(json_string_value(json_object_get(net, "risk")), "medium");
+	ck_assert_ptr_null(strstr(why(net), "/*"));
+	ck_assert_ptr_null(strstr(why(net), "/**"));
+	char text[1024];
+	snprintf(text, sizeof(text), "profile my-app {\n  %s\n  %s\n}\n",
+		 json_string_value(json_array_get(rules, 0)), json_string_value(json_array_get(rules, 1)));
+	hg_assert_apparmor_compiles(text, "the rules for my-app");
 	json_decref(out);
 }
 END_TEST
@@ -1116,7 +1226,8 @@ int main(void)
 				   pycache_mentions_pythondontwritebytecode,
 				   config_rewrite_would_hide_the_config, proc_sys_writes_are_sysctls,
 				   readonly_volume_is_not_the_root } },
-		{ "capability", { bind_80_nonroot_nnp, root_without_nnp_gets_effective_capability,
+		{ "capability", { bind_80_nonroot_nnp, bind_80_nonroot_without_nnp_file_capability,
+				  root_without_nnp_gets_effective_capability,
 				  root_with_nnp_still_gets_the_capability, nonroot_never_effective_capability, gone_process_assumes_runbook_posture,
 				  chown_and_dac_give_file_ownership, raw_icmp_socket_gives_ping_group_range,
 				  dedup_two_binds, node_capabilities_never_merged, fowner_is_ownership_not_fsgroup } },
