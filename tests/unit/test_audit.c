@@ -286,6 +286,36 @@ static const struct expect shapes[] = {
 	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
 	  .family = -1, .sock_type = -1, .pid = 5032, .comm = "sckill", .exe = "/x", .nr = 83,
 	  .syscall = "mkdir", .errno_name = "SIGSYS", .action = HG_SECCOMP_ACT_KILL_PROCESS },
+	/* auditd's default log_format = ENRICHED: 0x1d (GS) ends the raw fields, the
+	 * interpreted ones follow; the last raw field (code=, ouid=) must not swallow them */
+	{ .line = "type=SECCOMP msg=audit(1700000007.000:16): auid=1000 uid=1000 gid=1000 ses=1 subj=unconfined pid=98 comm=\"app\" exe=\"/app\" sig=0 arch=c000003e syscall=165 compat=0 ip=0x1 code=0x50001\x1d" "AUID=\"user\" UID=\"user\" GID=\"user\" ARCH=x86_64 SYSCALL=mount",
+	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
+	  .family = -1, .sock_type = -1, .sec = 1700000007, .serial = 16, .pid = 98, .uid = 1000,
+	  .comm = "app", .exe = "/app", .nr = 165, .syscall = "mount", .errno_name = "EPERM",
+	  .err = 1, .action = HG_SECCOMP_ACT_ERRNO },
+	{ .line = "type=AVC msg=audit(1700000008.000:17): apparmor=\"DENIED\" operation=\"mknod\" profile=\"p\" name=\"/hg/no/file\" pid=97 comm=\"provoke\" requested_mask=\"c\" denied_mask=\"c\" fsuid=65532 ouid=65532\x1d" "FSUID=\"nonroot\" OUID=\"nonroot\"",
+	  AA_DENIED, NONE, .sec = 1700000008, .serial = 17, .pid = 97, .uid = 65532,
+	  .comm = "provoke", .operation = "mknod", .profile = "p", .path = "/hg/no/file",
+	  .requested = "c", .rule = "/hg/no/file w," },
+	/* journald forwarding an AppArmor record to syslog: a syslog prefix, audit[pid]: AVC */
+	{ .line = "Dec  3 10:00:00 node audit[42]: AVC apparmor=\"DENIED\" operation=\"capable\" class=\"cap\" profile=\"p\" pid=42 comm=\"provoke\" capability=10  capname=\"net_bind_service\"",
+	  AA_DENIED, .nr = -1, .family = -1, .sock_type = -1, .pid = 42, .comm = "provoke",
+	  .operation = "capable", .profile = "p", .capability = "CAP_NET_BIND_SERVICE", .cap = 10,
+	  .rule = "capability net_bind_service," },
+	/* rsyslog's RFC 3339 stamps, and a kernel-log line with the dmesg time after kernel: */
+	{ .line = "2026-12-03T10:00:00.123456+00:00 node kernel: audit: type=1400 audit(1700000009.250:18): apparmor=\"DENIED\" operation=\"create\" class=\"net\" profile=\"p\" pid=43 comm=\"provoke\" family=\"inet\" sock_type=\"raw\" protocol=1 requested_mask=\"create\" denied_mask=\"create\"",
+	  AA_DENIED, .cap = -1, .nr = -1, .family = 2, .sock_type = 3, .sec = 1700000009,
+	  .msec = 250, .serial = 18, .pid = 43, .comm = "provoke", .operation = "create",
+	  .profile = "p", .requested = "create", .rule = "network inet raw," },
+	{ .line = "Dec  3 10:00:00 node kernel: [  123.456789] audit: type=1326 audit(1700000010.000:19): auid=4294967295 uid=0 gid=0 ses=4294967295 subj=p pid=44 comm=\"t\" exe=\"/t\" sig=0 arch=c000003e syscall=83 compat=0 ip=0x1 code=0x50001",
+	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
+	  .family = -1, .sock_type = -1, .sec = 1700000010, .serial = 19, .pid = 44, .comm = "t",
+	  .exe = "/t", .nr = 83, .syscall = "mkdir", .errno_name = "EPERM", .err = 1,
+	  .action = HG_SECCOMP_ACT_ERRNO },
+	/* /dev/kmsg's record form (what `dmesg -r` / a kmsg reader writes): PRI,SEQ,USEC,-;text */
+	{ .line = "5,1234,5678901,-;audit: type=1400 audit(1700000011.000:20): apparmor=\"DENIED\" operation=\"mknod\" profile=\"p\" name=\"/x\" pid=45 comm=\"provoke\" requested_mask=\"c\" denied_mask=\"c\" fsuid=0 ouid=0",
+	  AA_DENIED, NONE, .sec = 1700000011, .serial = 20, .pid = 45, .comm = "provoke",
+	  .operation = "mknod", .profile = "p", .path = "/x", .requested = "c", .rule = "/x w," },
 	/* ausearch -i: names instead of numbers, a local date in the stamp (serial only) */
 	{ .line = "type=SECCOMP msg=audit(11/29/2026 10:00:00.123:14) : auid=unset uid=root pid=104 comm=t exe=/t sig=SIGSYS arch=x86_64 syscall=mkdir compat=0 ip=0x1 code=kill-process",
 	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
