@@ -384,6 +384,67 @@ START_TEST(netlink_message_form)
 }
 END_TEST
 
+/* Real records a Debian 6.1 kernel wrote (tests/data/audit-apparmor-live.log, captured by
+ * tests/integration/apparmor_live.sh): as a kernel-log line and as the netlink group
+ * delivers them (type 1400, the text after "type=1400 "), the same record and rule. */
+static const struct {
+	const char *operation, *profile, *path, *capability, *rule;
+	uint32_t pid;
+} live[] = {
+	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/file", "",
+	  "/tmp/hgdiag-test.9vu6QD/denied/file w,", 175 },
+	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_BIND_SERVICE", "capability net_bind_service,", 177 },
+	{ "create", "hgdiag-live-host-138", "", "", "network inet raw,", 179 },
+	/* the receiver's profile; pid is the sender's (the unconfined test shell) */
+	{ "signal", "hgdiag-live-host-138", "unconfined", "", "signal (receive) peer=unconfined,", 138 },
+	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_RAW", "capability net_raw,", 247 },
+	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/other", "",
+	  "/tmp/hgdiag-test.9vu6QD/denied/other w,", 249 },
+	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/file", "", "/hg/no/file w,", 354 },
+	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/other", "", "/hg/no/other w,", 635 },
+};
+
+START_TEST(live_records)
+{
+	const char *root = getenv("HG_ROOT");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/audit-apparmor-live.log", root ? root : ".");
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
+	char line[2048];
+	size_t n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		ck_assert_msg(n < sizeof(live) / sizeof(live[0]), "more records than expected");
+		const char *text = strstr(line, "type=1400 ");
+		ck_assert_ptr_nonnull(text);
+		text += strlen("type=1400 ");
+		for (int form = 0; form < 2; form++) {
+			struct hg_audit_record rec;
+			int r = form ? hg_audit_parse_message(1400, text, strlen(text), &rec)
+				     : hg_audit_parse_line(line, strlen(line), &rec);
+			ck_assert_msg(r == 0, "record %zu form %d: %d", n + 1, form, r);
+			ck_assert_int_eq(rec.denial.kind, HG_KIND_APPARMOR);
+			ck_assert_int_eq(rec.verdict, HG_AUDIT_REFUSED);
+			ck_assert_uint_eq(rec.denial.tgid, live[n].pid);
+			ck_assert_str_eq(rec.denial.operation, live[n].operation);
+			ck_assert_str_eq(rec.denial.profile, live[n].profile);
+			ck_assert_str_eq(rec.denial.path, live[n].path);
+			ck_assert_str_eq(rec.denial.capability, live[n].capability);
+			ck_assert_str_eq(rec.denial.comm, n == 3 ? "bash" : "provoke");
+			char rule[512];
+			ck_assert_int_gt(hg_apparmor_rule(&rec.denial, rule, sizeof(rule)), 0);
+			ck_assert_str_eq(rule, live[n].rule);
+		}
+		n++;
+	}
+	fclose(f);
+	ck_assert_uint_eq(n, sizeof(live) / sizeof(live[0]));
+}
+END_TEST
+
 /* Random bytes and mutations of real lines: only 0, -EINVAL or -ENOMSG, never a crash. */
 START_TEST(garbage_never_crashes)
 {
@@ -1010,6 +1071,7 @@ int main(void)
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, every_sample_line);
 	tcase_add_test(tc, shapes_and_tolerance);
+	tcase_add_test(tc, live_records);
 	tcase_add_test(tc, length_and_nul_bound_the_line);
 	tcase_add_test(tc, netlink_message_form);
 	tcase_add_test(tc, garbage_never_crashes);
