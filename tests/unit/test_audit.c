@@ -384,31 +384,48 @@ START_TEST(netlink_message_form)
 }
 END_TEST
 
-/* Real records a Debian 6.1 kernel wrote (tests/data/audit-apparmor-live.log, captured by
- * tests/integration/apparmor_live.sh): as a kernel-log line and as the netlink group
- * delivers them (type 1400, the text after "type=1400 "), the same record and rule. */
-static const struct {
-	const char *operation, *profile, *path, *capability, *rule;
+/* Real records Debian's kernels wrote (tests/data/audit-apparmor-live-*.log, captured by
+ * tests/integration/apparmor_live.sh; 6.12 adds class=): as a kernel-log line and as the
+ * netlink group delivers them (type 1400, the text after "type=1400 "), the same record
+ * and rule. */
+struct live_record {
+	const char *operation, *profile, *path, *capability, *comm, *rule;
 	uint32_t pid;
-} live[] = {
-	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/file", "",
-	  "/tmp/hgdiag-test.9vu6QD/denied/file w,", 175 },
-	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_BIND_SERVICE", "capability net_bind_service,", 177 },
-	{ "create", "hgdiag-live-host-138", "", "", "network inet raw,", 179 },
-	/* the receiver's profile; pid is the sender's (the unconfined test shell) */
-	{ "signal", "hgdiag-live-host-138", "unconfined", "", "signal (receive) peer=unconfined,", 138 },
-	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_RAW", "capability net_raw,", 247 },
-	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/other", "",
-	  "/tmp/hgdiag-test.9vu6QD/denied/other w,", 249 },
-	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/file", "", "/hg/no/file w,", 354 },
-	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/other", "", "/hg/no/other w,", 635 },
 };
 
-START_TEST(live_records)
+static const struct live_record live_61[] = {
+	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/file", "", "provoke",
+	  "/tmp/hgdiag-test.9vu6QD/denied/file w,", 175 },
+	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_BIND_SERVICE", "provoke", "capability net_bind_service,", 177 },
+	{ "create", "hgdiag-live-host-138", "", "", "provoke", "network inet raw,", 179 },
+	/* the receiver's profile; pid and comm are the sender's (the unconfined test shell) */
+	{ "signal", "hgdiag-live-host-138", "unconfined", "", "bash", "signal (receive) peer=unconfined,", 138 },
+	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_RAW", "provoke", "capability net_raw,", 247 },
+	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/other", "", "provoke",
+	  "/tmp/hgdiag-test.9vu6QD/denied/other w,", 249 },
+	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/file", "", "provoke", "/hg/no/file w,", 354 },
+	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/other", "", "provoke", "/hg/no/other w,", 635 },
+};
+
+static const struct live_record live_612[] = {
+	{ "mknod", "hgdiag-live-host-183", "/tmp/hgdiag-test.jjNlaD/denied/file", "", "provoke",
+	  "/tmp/hgdiag-test.jjNlaD/denied/file w,", 221 },
+	{ "capable", "hgdiag-live-host-183", "", "CAP_NET_BIND_SERVICE", "provoke", "capability net_bind_service,", 223 },
+	{ "create", "hgdiag-live-host-183", "", "", "provoke", "network inet raw,", 225 },
+	{ "mknod", "hgdiag-live-host-183", "/tmp/hgdiag-test.jjNlaD/denied/other", "", "provoke",
+	  "/tmp/hgdiag-test.jjNlaD/denied/other w,", 295 },
+	{ "capable", "hgdiag-live-host-183", "", "CAP_NET_RAW", "provoke", "capability net_raw,", 293 },
+	{ "mknod", "hgdiag-live-host-183", "/tmp/hgdiag-test.jjNlaD/denied/third", "", "provoke",
+	  "/tmp/hgdiag-test.jjNlaD/denied/third w,", 334 },
+	{ "mknod", "hgdiag-live-ctr-183", "/hg/no/file", "", "provoke", "/hg/no/file w,", 430 },
+	{ "mknod", "hgdiag-live-ctr-183", "/hg/no/other", "", "provoke", "/hg/no/other w,", 704 },
+};
+
+static void check_live_file(const char *name, const struct live_record *live, size_t count)
 {
 	const char *root = getenv("HG_ROOT");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/data/audit-apparmor-live.log", root ? root : ".");
+	snprintf(path, sizeof(path), "%s/tests/data/%s", root ? root : ".", name);
 	FILE *f = fopen(path, "r");
 	ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
 	char line[2048];
@@ -417,7 +434,7 @@ START_TEST(live_records)
 		line[strcspn(line, "\n")] = '\0';
 		if (!line[0] || line[0] == '#')
 			continue;
-		ck_assert_msg(n < sizeof(live) / sizeof(live[0]), "more records than expected");
+		ck_assert_msg(n < count, "%s: more records than expected", name);
 		const char *text = strstr(line, "type=1400 ");
 		ck_assert_ptr_nonnull(text);
 		text += strlen("type=1400 ");
@@ -425,7 +442,7 @@ START_TEST(live_records)
 			struct hg_audit_record rec;
 			int r = form ? hg_audit_parse_message(1400, text, strlen(text), &rec)
 				     : hg_audit_parse_line(line, strlen(line), &rec);
-			ck_assert_msg(r == 0, "record %zu form %d: %d", n + 1, form, r);
+			ck_assert_msg(r == 0, "%s record %zu form %d: %d", name, n + 1, form, r);
 			ck_assert_int_eq(rec.denial.kind, HG_KIND_APPARMOR);
 			ck_assert_int_eq(rec.verdict, HG_AUDIT_REFUSED);
 			ck_assert_uint_eq(rec.denial.tgid, live[n].pid);
@@ -433,7 +450,7 @@ START_TEST(live_records)
 			ck_assert_str_eq(rec.denial.profile, live[n].profile);
 			ck_assert_str_eq(rec.denial.path, live[n].path);
 			ck_assert_str_eq(rec.denial.capability, live[n].capability);
-			ck_assert_str_eq(rec.denial.comm, n == 3 ? "bash" : "provoke");
+			ck_assert_str_eq(rec.denial.comm, live[n].comm);
 			char rule[512];
 			ck_assert_int_gt(hg_apparmor_rule(&rec.denial, rule, sizeof(rule)), 0);
 			ck_assert_str_eq(rule, live[n].rule);
@@ -441,7 +458,13 @@ START_TEST(live_records)
 		n++;
 	}
 	fclose(f);
-	ck_assert_uint_eq(n, sizeof(live) / sizeof(live[0]));
+	ck_assert_uint_eq(n, count);
+}
+
+START_TEST(live_records)
+{
+	check_live_file("audit-apparmor-live-6.1.log", live_61, sizeof(live_61) / sizeof(live_61[0]));
+	check_live_file("audit-apparmor-live-6.12.log", live_612, sizeof(live_612) / sizeof(live_612[0]));
 }
 END_TEST
 
