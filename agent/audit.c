@@ -31,9 +31,12 @@ struct fields {
 	size_t n;
 };
 
+/* 0x1d (GS) ends a record's raw fields in auditd's default log_format = ENRICHED: the
+ * interpreted ones follow (AUID="unset" UID="root" ...), upper-case, so they never shadow
+ * a raw field; without it the last raw field (a SECCOMP record's code=) swallows them. */
 static bool is_blank(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\x1d';
 }
 
 static bool is_key_char(char c)

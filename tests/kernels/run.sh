@@ -13,7 +13,8 @@
 #
 # usage: tests/kernels/run.sh [--smoke] [--kernels "5.10 6.1 6.12"] [--tests "a.sh b.sh"]
 #   --smoke    the small set for CI: what the agent makes of the kernel, each kind of
-#              denial on the host, the degraded mode, attribution in a runc container
+#              denial on the host, the degraded mode, attribution in a runc container,
+#              real AppArmor refusals and their rules
 #   --tests    these scripts instead (names in tests/integration/)
 # HG_KERNEL_TEST_TIMEOUT (one script) and HG_GUEST_TIMEOUT (one guest) override the limits.
 set -euo pipefail
@@ -21,7 +22,9 @@ cd "$(dirname "$0")/../.."
 export BUILD=${BUILD:-build}
 KDIR=$BUILD/kernels
 
-SMOKE_TESTS="kernel_hooks.sh probe_denials.sh probe_degraded.sh runc_hardened.sh"
+# apparmor_live.sh: real AppArmor refusals (Debian's kernels have it, the build machine
+# not), 1.5 to 2 minutes a guest.
+SMOKE_TESTS="kernel_hooks.sh probe_denials.sh probe_degraded.sh runc_hardened.sh apparmor_live.sh"
 # Scripts that exercise no kernel code: they run in the host suite, and a guest would
 # only run them slower.
 declare -A SKIP=(

@@ -296,6 +296,36 @@ static const struct expect shapes[] = {
 	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
 	  .family = -1, .sock_type = -1, .pid = 5032, .comm = "sckill", .exe = "/x", .nr = 83,
 	  .syscall = "mkdir", .errno_name = "SIGSYS", .action = HG_SECCOMP_ACT_KILL_PROCESS },
+	/* auditd's default log_format = ENRICHED: 0x1d (GS) ends the raw fields, the
+	 * interpreted ones follow; the last raw field (code=, ouid=) must not swallow them */
+	{ .line = "type=SECCOMP msg=audit(1700000007.000:16): auid=1000 uid=1000 gid=1000 ses=1 subj=unconfined pid=98 comm=\"app\" exe=\"/app\" sig=0 arch=c000003e syscall=165 compat=0 ip=0x1 code=0x50001\x1d" "AUID=\"user\" UID=\"user\" GID=\"user\" ARCH=x86_64 SYSCALL=mount",
+	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
+	  .family = -1, .sock_type = -1, .sec = 1700000007, .serial = 16, .pid = 98, .uid = 1000,
+	  .comm = "app", .exe = "/app", .nr = 165, .syscall = "mount", .errno_name = "EPERM",
+	  .err = 1, .action = HG_SECCOMP_ACT_ERRNO },
+	{ .line = "type=AVC msg=audit(1700000008.000:17): apparmor=\"DENIED\" operation=\"mknod\" profile=\"p\" name=\"/hg/no/file\" pid=97 comm=\"provoke\" requested_mask=\"c\" denied_mask=\"c\" fsuid=65532 ouid=65532\x1d" "FSUID=\"nonroot\" OUID=\"nonroot\"",
+	  AA_DENIED, NONE, .sec = 1700000008, .serial = 17, .pid = 97, .uid = 65532,
+	  .comm = "provoke", .operation = "mknod", .profile = "p", .path = "/hg/no/file",
+	  .requested = "c", .rule = "/hg/no/file w," },
+	/* journald forwarding an AppArmor record to syslog: a syslog prefix, audit[pid]: AVC */
+	{ .line = "Dec  3 10:00:00 node audit[42]: AVC apparmor=\"DENIED\" operation=\"capable\" class=\"cap\" profile=\"p\" pid=42 comm=\"provoke\" capability=10  capname=\"net_bind_service\"",
+	  AA_DENIED, .nr = -1, .family = -1, .sock_type = -1, .pid = 42, .comm = "provoke",
+	  .operation = "capable", .profile = "p", .capability = "CAP_NET_BIND_SERVICE", .cap = 10,
+	  .rule = "capability net_bind_service," },
+	/* rsyslog's RFC 3339 stamps, and a kernel-log line with the dmesg time after kernel: */
+	{ .line = "2026-12-03T10:00:00.123456+00:00 node kernel: audit: type=1400 audit(1700000009.250:18): apparmor=\"DENIED\" operation=\"create\" class=\"net\" profile=\"p\" pid=43 comm=\"provoke\" family=\"inet\" sock_type=\"raw\" protocol=1 requested_mask=\"create\" denied_mask=\"create\"",
+	  AA_DENIED, .cap = -1, .nr = -1, .family = 2, .sock_type = 3, .sec = 1700000009,
+	  .msec = 250, .serial = 18, .pid = 43, .comm = "provoke", .operation = "create",
+	  .profile = "p", .requested = "create", .rule = "network inet raw," },
+	{ .line = "Dec  3 10:00:00 node kernel: [  123.456789] audit: type=1326 audit(1700000010.000:19): auid=4294967295 uid=0 gid=0 ses=4294967295 subj=p pid=44 comm=\"t\" exe=\"/t\" sig=0 arch=c000003e syscall=83 compat=0 ip=0x1 code=0x50001",
+	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
+	  .family = -1, .sock_type = -1, .sec = 1700000010, .serial = 19, .pid = 44, .comm = "t",
+	  .exe = "/t", .nr = 83, .syscall = "mkdir", .errno_name = "EPERM", .err = 1,
+	  .action = HG_SECCOMP_ACT_ERRNO },
+	/* /dev/kmsg's record form (what `dmesg -r` / a kmsg reader writes): PRI,SEQ,USEC,-;text */
+	{ .line = "5,1234,5678901,-;audit: type=1400 audit(1700000011.000:20): apparmor=\"DENIED\" operation=\"mknod\" profile=\"p\" name=\"/x\" pid=45 comm=\"provoke\" requested_mask=\"c\" denied_mask=\"c\" fsuid=0 ouid=0",
+	  AA_DENIED, NONE, .sec = 1700000011, .serial = 20, .pid = 45, .comm = "provoke",
+	  .operation = "mknod", .profile = "p", .path = "/x", .requested = "c", .rule = "/x w," },
 	/* ausearch -i: names instead of numbers, a local date in the stamp (serial only) */
 	{ .line = "type=SECCOMP msg=audit(11/29/2026 10:00:00.123:14) : auid=unset uid=root pid=104 comm=t exe=/t sig=SIGSYS arch=x86_64 syscall=mkdir compat=0 ip=0x1 code=kill-process",
 	  .kind = HG_KIND_SECCOMP, .type = 1326, .verdict = HG_AUDIT_REFUSED, .cap = -1,
@@ -361,6 +391,90 @@ START_TEST(netlink_message_form)
 	ck_assert_int_eq(rec.serial, 2);
 	ck_assert_int_eq(hg_audit_parse_message(1300, text, strlen(text), &rec), -ENOMSG);
 	ck_assert_int_eq(hg_audit_parse_message(1400, "audit(1.000:1): x=1", 19, &rec), -EINVAL);
+}
+END_TEST
+
+/* Real records Debian's kernels wrote (tests/data/audit-apparmor-live-*.log, captured by
+ * tests/integration/apparmor_live.sh; 6.12 adds class=): as a kernel-log line and as the
+ * netlink group delivers them (type 1400, the text after "type=1400 "), the same record
+ * and rule. */
+struct live_record {
+	const char *operation, *profile, *path, *capability, *comm, *rule;
+	uint32_t pid;
+};
+
+static const struct live_record live_61[] = {
+	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/file", "", "provoke",
+	  "/tmp/hgdiag-test.9vu6QD/denied/file w,", 175 },
+	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_BIND_SERVICE", "provoke", "capability net_bind_service,", 177 },
+	{ "create", "hgdiag-live-host-138", "", "", "provoke", "network inet raw,", 179 },
+	/* the receiver's profile; pid and comm are the sender's (the unconfined test shell) */
+	{ "signal", "hgdiag-live-host-138", "unconfined", "", "bash", "signal (receive) peer=unconfined,", 138 },
+	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_RAW", "provoke", "capability net_raw,", 247 },
+	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/other", "", "provoke",
+	  "/tmp/hgdiag-test.9vu6QD/denied/other w,", 249 },
+	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/file", "", "provoke", "/hg/no/file w,", 354 },
+	{ "mknod", "hgdiag-live-ctr-138", "/hg/no/other", "", "provoke", "/hg/no/other w,", 635 },
+};
+
+static const struct live_record live_612[] = {
+	{ "mknod", "hgdiag-live-host-183", "/tmp/hgdiag-test.jjNlaD/denied/file", "", "provoke",
+	  "/tmp/hgdiag-test.jjNlaD/denied/file w,", 221 },
+	{ "capable", "hgdiag-live-host-183", "", "CAP_NET_BIND_SERVICE", "provoke", "capability net_bind_service,", 223 },
+	{ "create", "hgdiag-live-host-183", "", "", "provoke", "network inet raw,", 225 },
+	{ "mknod", "hgdiag-live-host-183", "/tmp/hgdiag-test.jjNlaD/denied/other", "", "provoke",
+	  "/tmp/hgdiag-test.jjNlaD/denied/other w,", 295 },
+	{ "capable", "hgdiag-live-host-183", "", "CAP_NET_RAW", "provoke", "capability net_raw,", 293 },
+	{ "mknod", "hgdiag-live-host-183", "/tmp/hgdiag-test.jjNlaD/denied/third", "", "provoke",
+	  "/tmp/hgdiag-test.jjNlaD/denied/third w,", 334 },
+	{ "mknod", "hgdiag-live-ctr-183", "/hg/no/file", "", "provoke", "/hg/no/file w,", 430 },
+	{ "mknod", "hgdiag-live-ctr-183", "/hg/no/other", "", "provoke", "/hg/no/other w,", 704 },
+};
+
+static void check_live_file(const char *name, const struct live_record *live, size_t count)
+{
+	const char *root = getenv("HG_ROOT");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/%s", root ? root : ".", name);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
+	char line[2048];
+	size_t n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		ck_assert_msg(n < count, "%s: more records than expected", name);
+		const char *text = strstr(line, "type=1400 ");
+		ck_assert_ptr_nonnull(text);
+		text += strlen("type=1400 ");
+		for (int form = 0; form < 2; form++) {
+			struct hg_audit_record rec;
+			int r = form ? hg_audit_parse_message(1400, text, strlen(text), &rec)
+				     : hg_audit_parse_line(line, strlen(line), &rec);
+			ck_assert_msg(r == 0, "%s record %zu form %d: %d", name, n + 1, form, r);
+			ck_assert_int_eq(rec.denial.kind, HG_KIND_APPARMOR);
+			ck_assert_int_eq(rec.verdict, HG_AUDIT_REFUSED);
+			ck_assert_uint_eq(rec.denial.tgid, live[n].pid);
+			ck_assert_str_eq(rec.denial.operation, live[n].operation);
+			ck_assert_str_eq(rec.denial.profile, live[n].profile);
+			ck_assert_str_eq(rec.denial.path, live[n].path);
+			ck_assert_str_eq(rec.denial.capability, live[n].capability);
+			ck_assert_str_eq(rec.denial.comm, live[n].comm);
+			char rule[512];
+			ck_assert_int_gt(hg_apparmor_rule(&rec.denial, rule, sizeof(rule)), 0);
+			ck_assert_str_eq(rule, live[n].rule);
+		}
+		n++;
+	}
+	fclose(f);
+	ck_assert_uint_eq(n, count);
+}
+
+START_TEST(live_records)
+{
+	check_live_file("audit-apparmor-live-6.1.log", live_61, sizeof(live_61) / sizeof(live_61[0]));
+	check_live_file("audit-apparmor-live-6.12.log", live_612, sizeof(live_612) / sizeof(live_612[0]));
 }
 END_TEST
 
@@ -923,6 +1037,7 @@ int main(void)
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, every_sample_line);
 	tcase_add_test(tc, shapes_and_tolerance);
+	tcase_add_test(tc, live_records);
 	tcase_add_test(tc, length_and_nul_bound_the_line);
 	tcase_add_test(tc, netlink_message_form);
 	tcase_add_test(tc, garbage_never_crashes);
