@@ -409,7 +409,7 @@ static const struct live_record live_61[] = {
 	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_BIND_SERVICE", "provoke", "capability net_bind_service,", 177 },
 	{ "create", "hgdiag-live-host-138", "", "", "provoke", "network inet raw,", 179 },
 	/* the receiver's profile; pid and comm are the sender's (the unconfined test shell) */
-	{ "signal", "hgdiag-live-host-138", "unconfined", "", "bash", "signal (receive) peer=unconfined,", 138 },
+	{ "signal", "hgdiag-live-host-138", "unconfined", "", "bash", "signal (receive) set=(term) peer=unconfined,", 138 },
 	{ "capable", "hgdiag-live-host-138", "", "CAP_NET_RAW", "provoke", "capability net_raw,", 247 },
 	{ "mknod", "hgdiag-live-host-138", "/tmp/hgdiag-test.9vu6QD/denied/other", "", "provoke",
 	  "/tmp/hgdiag-test.9vu6QD/denied/other w,", 249 },
