@@ -493,22 +493,16 @@ int main(int argc, char **argv)
 	/* --state-dir: what an earlier run saw, so a restart loses no diagnosis. */
 	char state_path[4096] = "";
 	if (opts.state_dir) {
-		char serr[512] = "";
-		snprintf(state_path, sizeof(state_path), "%s/denials.json", opts.state_dir);
-		if (mkdir(opts.state_dir, 0700) < 0 && errno != EEXIST) {
-			fprintf(stderr, "hgdiag-agent: cannot create --state-dir %s: %s\n", opts.state_dir,
-				strerror(errno));
+		char smsg[5000];
+		bool save;
+		r = hg_state_restore(store, opts.state_dir, state_path, sizeof(state_path), &save,
+				     smsg, sizeof(smsg));
+		if (smsg[0])
+			fprintf(stderr, "hgdiag-agent: %s\n", smsg);
+		if (r < 0)
 			goto out;
-		}
-		r = hg_state_load(store, state_path, serr, sizeof(serr));
-		if (r >= 0) {
-			fprintf(stderr, "hgdiag-agent: restored %d denials from %s\n", r, state_path);
-		} else if (r != -ENOENT) {
-			char bad[4200];
-			snprintf(bad, sizeof(bad), "%s.bad", state_path);
-			rename(state_path, bad);
-			fprintf(stderr, "hgdiag-agent: ignoring saved state (%s); kept as %s\n", serr, bad);
-		}
+		if (!save)
+			state_path[0] = '\0';
 	}
 
 	struct hg_probe_opts popts = { .self_tgid = (uint32_t)getpid(), .verbose = opts.verbose };
@@ -605,10 +599,13 @@ int main(int argc, char **argv)
 		agent.kube ? "Kubernetes mode (watching this node's pods)" : "standalone mode");
 
 	uint64_t next_counts = now_ms() + 250, next_audit_poll = now_ms() + 1000;
-	uint64_t next_expiry = now_ms() + 30000, next_save = now_ms() + 60000;
+	/* HGDIAG_STATE_SAVE_MS: the save interval (tests; default a minute) */
+	const char *save_env = getenv("HGDIAG_STATE_SAVE_MS");
+	uint64_t save_ms = save_env && atoi(save_env) > 0 ? (uint64_t)atoi(save_env) : 60000;
+	uint64_t next_expiry = now_ms() + 30000, next_save = now_ms() + save_ms;
 	while (!stop_requested) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, 100);
+		int n = epoll_wait(ep, evs, 8, save_ms < 100 ? (int)save_ms : 100);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "hgdiag-agent: epoll_wait failed: %s\n", strerror(errno));
 			break;
@@ -635,7 +632,7 @@ int main(int argc, char **argv)
 			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
 		if (state_path[0] && now >= next_save) {
 			save_state(store, state_path);
-			next_save = now + 60000;
+			next_save = now + save_ms;
 		}
 		if (agent.kube && now >= next_expiry) {
 			hg_store_remove_if(store, pod_gone, &agent);

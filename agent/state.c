@@ -1,12 +1,36 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "state.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION HG_STATE_VERSION
+
+int (*hg_state_fault)(const char *step);
+
+static void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+/* 0, or the -errno a test injects before this step of a save */
+static int fault(const char *step)
+{
+	return hg_state_fault ? hg_state_fault(step) : 0;
+}
 
 /* Strings and integers by name, so one table serves saving and loading. */
 #define DENIAL_STRINGS(X) X(syscall) X(errno_name) X(capability) X(path) X(comm) X(exe) \
@@ -68,23 +92,81 @@ static void save_container(const struct hg_stored_container *c, void *ctx)
 	json_array_append_new(arr, o);
 }
 
+/* The directory holding path, fsync'ed so the rename that just happened in it survives a
+ * power cut. */
+static int fsync_dir_of(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	_cleanup_(closep) int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fault("fsync-dir");
+	if (r < 0)
+		return r;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Writes doc to tmp and makes it durable. The FILE is closed here, whatever happens. */
+static int write_durably(json_t *doc, const char *tmp)
+{
+	int r = fault("open");
+	if (r < 0)
+		return r;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	_cleanup_(fclosep) FILE *f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = fault("write");
+	if (r < 0)
+		return r;
+	errno = 0;
+	if (json_dumpf(doc, f, JSON_COMPACT) < 0 || fflush(f) == EOF || ferror(f))
+		return errno ? -errno : -EIO;
+	r = fault("fsync");
+	if (r < 0)
+		return r;
+	if (fsync(fd) < 0)
+		return -errno;
+	FILE *done = f;
+	f = NULL;
+	return fclose(done) == EOF ? -errno : 0;
+}
+
 int hg_state_save(struct hg_store *store, const char *path)
 {
 	json_t *containers = json_array();
-	json_t *doc = json_pack("{s:i, s:o}", "version", STATE_VERSION, "containers", containers);
-	char tmp[4096];
-	int r = 0;
+	_cleanup_(json_decrefp) json_t *doc =
+		json_pack("{s:i, s:o}", "version", STATE_VERSION, "containers", containers);
+	char tmp[4200];
+	int r;
 
 	if (!doc)
 		return -ENOMEM;
 	hg_store_foreach(store, save_container, containers);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(doc, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
-		r = errno ? -errno : -EIO;
+	r = write_durably(doc, tmp);
+	if (r >= 0)
+		r = fault("rename");
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
 		unlink(tmp);
+		return r;
 	}
-	json_decref(doc);
-	return r;
+	/* renamed: the new state is in place; this only makes it survive a power cut */
+	return fsync_dir_of(path);
 }
 
 static void get_str(const json_t *o, const char *k, char *dst, size_t len)
@@ -121,7 +203,8 @@ static void load_denial(const json_t *o, struct hg_stored_denial *sd)
 	sd->last_seen_ns = get_int(o, "last_seen_ns");
 }
 
-int hg_state_load(struct hg_store *store, const char *path, char *err, size_t err_len)
+static int load(struct hg_store *store, const char *path, char *err, size_t err_len,
+		long long *version)
 {
 	json_error_t je;
 	json_t *doc = json_load_file(path, 0, &je);
@@ -134,8 +217,15 @@ int hg_state_load(struct hg_store *store, const char *path, char *err, size_t er
 		return -EBADMSG;
 	}
 	const json_t *containers = json_object_get(doc, "containers");
-	if (json_integer_value(json_object_get(doc, "version")) != STATE_VERSION ||
-	    !json_is_array(containers)) {
+	const json_t *v = json_object_get(doc, "version");
+	*version = json_integer_value(v);
+	if (json_is_integer(v) && *version > STATE_VERSION) {
+		snprintf(err, err_len, "written by a newer hgdiag (version %lld, this one reads up to %d)",
+			 *version, STATE_VERSION);
+		json_decref(doc);
+		return -EPROTO;
+	}
+	if (!json_is_integer(v) || *version != STATE_VERSION || !json_is_array(containers)) {
 		snprintf(err, err_len, "%s: not a saved hgdiag state (version %d)", path, STATE_VERSION);
 		json_decref(doc);
 		return -EBADMSG;
@@ -163,4 +253,80 @@ int hg_state_load(struct hg_store *store, const char *path, char *err, size_t er
 	}
 	json_decref(doc);
 	return restored;
+}
+
+int hg_state_load(struct hg_store *store, const char *path, char *err, size_t err_len)
+{
+	long long version;
+	return load(store, path, err, err_len, &version);
+}
+
+/* Renames path to base, or base.1, base.2, ... when taken: never over another file. */
+static int set_aside(const char *path, const char *base, char *kept, size_t kept_len)
+{
+	for (int i = 0; i < 100; i++) {
+		if (i)
+			snprintf(kept, kept_len, "%s.%d", base, i);
+		else
+			snprintf(kept, kept_len, "%s", base);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, kept, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		/* a file system without RENAME_NOREPLACE: look, then rename */
+		if (access(kept, F_OK) == 0)
+			continue;
+		return rename(path, kept) < 0 ? -errno : 0;
+	}
+	return -EEXIST;
+}
+
+int hg_state_restore(struct hg_store *store, const char *dir, char *path, size_t path_len,
+		     bool *save, char *msg, size_t msg_len)
+{
+	char err[512] = "", base[4300], kept[4400];
+	long long version = 0;
+	int r;
+
+	*save = true;
+	msg[0] = '\0';
+	snprintf(path, path_len, "%s/" HG_STATE_FILE, dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(msg, msg_len, "cannot create --state-dir %s: %s", dir, strerror(-r));
+		return r;
+	}
+	/* what a save killed half-way left behind; the file it was replacing is intact */
+	snprintf(base, sizeof(base), "%s.tmp", path);
+	unlink(base);
+	r = load(store, path, err, sizeof(err), &version);
+	if (r >= 0) {
+		snprintf(msg, msg_len, "restored %d denials from %s", r, path);
+		return HG_STATE_RESTORED;
+	}
+	if (r == -ENOENT)
+		return HG_STATE_NONE;
+	if (r == -EPROTO) {
+		/* kept as it is: never renamed over, never overwritten */
+		snprintf(base, sizeof(base), "%s.newer-v%lld", path, version);
+		r = set_aside(path, base, kept, sizeof(kept));
+	} else {
+		/* a damaged file: the last one set aside is enough */
+		snprintf(kept, sizeof(kept), "%s.bad", path);
+		r = rename(path, kept) < 0 ? -errno : 0;
+	}
+	if (r < 0) {
+		*save = false;
+		snprintf(msg, msg_len, "ignoring saved state (%s); cannot set %s aside (%s): "
+			 "not saving state this run", err, path, strerror(-r));
+		return HG_STATE_STUCK;
+	}
+	if (version > STATE_VERSION) {
+		snprintf(msg, msg_len, "%s: %s: kept as %s; starting empty", path, err, kept);
+		return HG_STATE_NEWER;
+	}
+	snprintf(msg, msg_len, "ignoring saved state (%s); kept as %s", err, kept);
+	return HG_STATE_DAMAGED;
 }

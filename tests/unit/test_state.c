@@ -1,6 +1,8 @@
 #include <check.h>
 #include "hg_check.h"
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +118,11 @@ START_TEST(missing_and_malformed_files)
 	f = fopen(path, "w");
 	fputs("{\"version\": 99, \"containers\": []}", f);
 	fclose(f);
+	ck_assert_int_eq(hg_state_load(s, path, err, sizeof(err)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "newer hgdiag (version 99, this one reads up to 1)"));
+	f = fopen(path, "w");
+	fputs("{\"version\": \"1\", \"containers\": []}", f);
+	fclose(f);
 	ck_assert_int_eq(hg_state_load(s, path, err, sizeof(err)), -EBADMSG);
 	/* well-formed but odd entries are skipped, never trusted blindly */
 	f = fopen(path, "w");
@@ -129,12 +136,206 @@ START_TEST(missing_and_malformed_files)
 }
 END_TEST
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *read_file(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* the names in dir, sorted into one comma-separated line */
+static const char *names_in(const char *d)
+{
+	static char line[1024];
+	struct dirent **ents;
+	int n = scandir(d, &ents, NULL, alphasort);
+	line[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.') {
+			if (line[0])
+				strcat(line, ",");
+			strcat(line, ents[i]->d_name);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return line;
+}
+
+static const char *fail_step;
+static int inject(const char *step)
+{
+	return strcmp(step, fail_step) == 0 ? -ENOSPC : 0;
+}
+
+/* A save that fails at any step before the rename leaves the previous file as it was and
+ * no temporary file behind; one that fails after it (the directory fsync) has the new file
+ * in place. */
+START_TEST(failed_save_keeps_the_previous_file)
+{
+	static const char *before_rename[] = { "open", "write", "fsync", "rename" };
+	struct hg_store *s;
+	char path[128], err[256];
+	struct hg_origin o = { .cgroup_id = 77 };
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/denials.json", dir);
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	ck_assert_int_eq(hg_state_save(s, path), 0);
+	char previous[256];
+	snprintf(previous, sizeof(previous), "%s", read_file(path));
+	ck_assert_str_eq(previous, "{\"version\":1,\"containers\":[]}");
+
+	struct hg_denial d = denial("/var/cache/nginx/client_temp");
+	ck_assert_int_eq(hg_store_add(s, &o, &d, 0, NULL), 1);
+	hg_state_fault = inject;
+	for (size_t i = 0; i < sizeof(before_rename) / sizeof(*before_rename); i++) {
+		fail_step = before_rename[i];
+		ck_assert_int_eq(hg_state_save(s, path), -ENOSPC);
+		ck_assert_str_eq(read_file(path), previous);
+		ck_assert_str_eq(names_in(dir), "denials.json");
+	}
+	fail_step = "fsync-dir";
+	ck_assert_int_eq(hg_state_save(s, path), -ENOSPC);
+	ck_assert_str_eq(names_in(dir), "denials.json");
+	hg_state_fault = NULL;
+	struct hg_store *b;
+	ck_assert_int_eq(hg_store_new(&b, NULL), 0);
+	ck_assert_int_eq(hg_state_load(b, path, err, sizeof(err)), 1);
+	hg_store_free(b);
+
+	/* a real failure, not an injected one: the directory is gone */
+	unlink(path);
+	rmdir(dir);
+	ck_assert_int_eq(hg_state_save(s, path), -ENOENT);
+	hg_store_free(s);
+}
+END_TEST
+
+/* A save killed half-way (the temporary file written, not renamed) loses nothing: the
+ * previous file is restored and the leftover removed. */
+START_TEST(restore_after_a_killed_save)
+{
+	struct hg_store *s;
+	char path[256], tmp[300], msg[1024];
+	bool save;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	/* no file yet: nothing said, saving on */
+	ck_assert_int_eq(hg_state_restore(s, dir, path, sizeof(path), &save, msg, sizeof(msg)),
+			 HG_STATE_NONE);
+	ck_assert(save);
+	ck_assert_str_eq(msg, "");
+	ck_assert_ptr_nonnull(strstr(path, "/denials.json"));
+	struct hg_origin o = { .cgroup_id = 77 };
+	struct hg_denial d = denial("/var/cache/nginx/client_temp");
+	ck_assert_int_eq(hg_store_add(s, &o, &d, 0, NULL), 1);
+	ck_assert_int_eq(hg_state_save(s, path), 0);
+	hg_store_free(s);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	write_file(tmp, "{\"version\": 1, \"contai");
+
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	ck_assert_int_eq(hg_state_restore(s, dir, path, sizeof(path), &save, msg, sizeof(msg)),
+			 HG_STATE_RESTORED);
+	ck_assert(save);
+	ck_assert_ptr_nonnull(strstr(msg, "restored 1 denials from "));
+	ck_assert_str_eq(names_in(dir), "denials.json");
+	hg_store_free(s);
+
+	/* damaged: set aside as .bad, starting empty */
+	write_file(path, "{\"version\": 1, \"containers\": [");
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	ck_assert_int_eq(hg_state_restore(s, dir, path, sizeof(path), &save, msg, sizeof(msg)),
+			 HG_STATE_DAMAGED);
+	ck_assert(save);
+	ck_assert_ptr_nonnull(strstr(msg, "ignoring saved state ("));
+	ck_assert_ptr_nonnull(strstr(msg, "kept as "));
+	ck_assert_str_eq(names_in(dir), "denials.json.bad");
+	hg_store_free(s);
+	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.bad", path);
+	unlink(tmp);
+	rmdir(dir);
+}
+END_TEST
+
+/* A file from a newer version is set aside under its own name, never renamed over another
+ * one and never overwritten; the store starts empty and saving goes on. */
+START_TEST(newer_version_is_set_aside)
+{
+	struct hg_store *s;
+	char path[256], p2[300], msg[1024];
+	const char *newer = "{\"version\": 3, \"containers\": [], \"shape\": \"future\"}";
+	bool save;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/denials.json", dir);
+	write_file(path, newer);
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	ck_assert_int_eq(hg_state_restore(s, dir, path, sizeof(path), &save, msg, sizeof(msg)),
+			 HG_STATE_NEWER);
+	ck_assert(save);
+	snprintf(p2, sizeof(p2), "%s: written by a newer hgdiag (version 3, this one reads up to 1): "
+		 "kept as %s.newer-v3; starting empty", path, path);
+	ck_assert_str_eq(msg, p2);
+	ck_assert_str_eq(names_in(dir), "denials.json.newer-v3");
+	/* this run's save goes to denials.json, beside it */
+	ck_assert_int_eq(hg_state_save(s, path), 0);
+	snprintf(p2, sizeof(p2), "%s.newer-v3", path);
+	ck_assert_str_eq(read_file(p2), newer);
+
+	/* a second newer file (a second downgrade) keeps the first one too */
+	write_file(path, "{\"version\": 3, \"containers\": [1]}");
+	ck_assert_int_eq(hg_state_restore(s, dir, path, sizeof(path), &save, msg, sizeof(msg)),
+			 HG_STATE_NEWER);
+	ck_assert_ptr_nonnull(strstr(msg, "kept as "));
+	ck_assert_ptr_nonnull(strstr(msg, ".newer-v3.1; starting empty"));
+	ck_assert_str_eq(names_in(dir), "denials.json.newer-v3,denials.json.newer-v3.1");
+	ck_assert_str_eq(read_file(p2), newer);
+	hg_store_free(s);
+	unlink(p2);
+	strcat(p2, ".1");
+	unlink(p2);
+	rmdir(dir);
+}
+END_TEST
+
+/* A --state-dir that cannot be created is an error the caller reports. */
+START_TEST(state_dir_cannot_be_created)
+{
+	struct hg_store *s;
+	char path[256], msg[1024];
+	bool save;
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	ck_assert_int_eq(hg_state_restore(s, "/nonexistent/a/b", path, sizeof(path), &save, msg,
+					  sizeof(msg)), -ENOENT);
+	ck_assert_str_eq(msg, "cannot create --state-dir /nonexistent/a/b: No such file or directory");
+	hg_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("state");
 	TCase *tc = tcase_create("state");
 	tcase_add_test(tc, round_trip_and_counts_go_on);
 	tcase_add_test(tc, missing_and_malformed_files);
+	tcase_add_test(tc, failed_save_keeps_the_previous_file);
+	tcase_add_test(tc, restore_after_a_killed_save);
+	tcase_add_test(tc, newer_version_is_set_aside);
+	tcase_add_test(tc, state_dir_cannot_be_created);
 	suite_add_tcase(s, tc);
 	return hg_check_run(s);
 }
