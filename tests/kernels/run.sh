@@ -106,6 +106,19 @@ for k in $kernels; do
 	rc=0
 	HG_KERNEL_TEST_TIMEOUT=$per_test tests/kernels/boot.sh --quiet --timeout "$guest_limit" --log "$log" "$k" -- \
 		env HG_KERNEL_TEST_TIMEOUT="$per_test" tests/kernels/guest-tests.sh "${run_list[@]}" || rc=$?
+	# An emulator fault, not the agent's: under multi-threaded TCG a vCPU can run into the
+	# int3 the kernel plants while it live-patches its text (attaching a tracepoint flips a
+	# static key), and the guest panics ("Oops: int3" in syscall_trace_enter; seen once in the
+	# guests of the session that wrote this). Such a guest is booted once more; a second
+	# panic counts.
+	if grep -aq "Oops: int3" "$log"; then
+		echo "   the guest panicked on a live-patching breakpoint (a TCG fault): booting $k once more"
+		notes+=("$k: first guest panicked on an int3 of kernel live patching under TCG (emulator fault); booted again, $log kept")
+		log=${log%.log}-retry.log
+		rc=0
+		HG_KERNEL_TEST_TIMEOUT=$per_test tests/kernels/boot.sh --quiet --timeout "$guest_limit" --log "$log" "$k" -- \
+			env HG_KERNEL_TEST_TIMEOUT="$per_test" tests/kernels/guest-tests.sh "${run_list[@]}" || rc=$?
+	fi
 	took=$(($(date +%s) - start))
 	up=$(grep -ao 'hg-guest: .* up after [0-9.]*s' "$log" | sed 's/.* up after //' | head -1 || true)
 	times+=("$k ($kver): guest up after ${up:-?} (guest clock), whole run ${took}s wall, status $rc")
