@@ -4,11 +4,17 @@
 #define HGDIAG_ADVICE_H
 
 #include <jansson.h>
+#include "kube.h"
 #include "store.h"
 
 struct hg_advice_env {
 	const char *proc_root;          /* "/proc" unless a test says otherwise */
 	const char *seccomp_default;    /* path of the RuntimeDefault-like profile (JSON) */
+	/* Kubernetes mode: the container's exec hooks and probes from its pod spec; 0, or
+	 * -ENOENT when the spec is not known. NULL standalone. Called without store locks. */
+	int (*pod_cmds)(const struct hg_stored_container *c, struct hg_pod_cmd cmds[HG_CMD_N],
+			void *ctx);
+	void *ctx;
 };
 
 /* Returns a new JSON array of suggestions for the container and merges the `values` of

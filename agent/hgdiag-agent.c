@@ -210,6 +210,26 @@ static int agent_pod_lookup(const char *ns, const char *name, char uid[HG_POD_UI
 	return 0;
 }
 
+static int agent_pod_cmds(const struct hg_stored_container *c, struct hg_pod_cmd cmds[HG_CMD_N],
+			  void *ctx)
+{
+	struct agent *a = ctx;
+	static __thread struct hg_pod_info info;   /* large: not on an HTTP thread's stack */
+	if (!c->container_name[0])
+		return -ENOENT;
+	int r = c->origin.pod_uid[0] ? hg_kube_lookup_pod(a->kube, c->origin.pod_uid, &info) : -ENOENT;
+	if (r < 0 && c->pod_name[0])
+		r = hg_kube_find_pod(a->kube, c->pod_namespace, c->pod_name, &info);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < info.n_containers && i < HG_POD_MAX_CONTAINERS; i++)
+		if (strcmp(info.containers[i].name, c->container_name) == 0) {
+			memcpy(cmds, info.containers[i].cmds, sizeof(info.containers[i].cmds));
+			return 0;
+		}
+	return -ENOENT;
+}
+
 static void agent_on_pod(const struct hg_pod_info *pod, void *ctx)
 {
 	struct agent *a = ctx;
@@ -568,7 +588,8 @@ int main(int argc, char **argv)
 		opts.listen = agent.kube ? "0.0.0.0:9464" : "127.0.0.1:9464";
 
 	struct hg_advice_env advice_env = { .proc_root = "/proc",
-					    .seccomp_default = find_seccomp_profile() };
+					    .seccomp_default = find_seccomp_profile(),
+					    .pod_cmds = agent.kube ? agent_pod_cmds : NULL, .ctx = &agent };
 	if (!advice_env.seccomp_default)
 		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
 	struct hg_http_opts ho = {

@@ -28,9 +28,11 @@ struct kcont {
 	char name[HG_KUBE_CONTAINER_MAX];
 	unsigned char type;
 	struct kcid cur, prev;
+	struct hg_pod_cmd *cmds;   /* [HG_CMD_N], NULL when the spec has no exec command */
 };
 
-/* Only what attribution needs: names, uids, container names and ids. */
+/* What attribution needs (names, uids, container names and ids) and, for the advice, each
+ * container's exec hooks and probes. */
 struct kpod {
 	char uid[HG_POD_UID_MAX];
 	char mirror_uid[HG_POD_UID_MAX];
@@ -153,12 +155,19 @@ static void del_unlink(struct hg_kube *k, struct kpod *p)
 	p->del_prev = p->del_next = NULL;
 }
 
+static void conts_free(struct kcont *c, unsigned n)
+{
+	for (unsigned i = 0; c && i < n; i++)
+		free(c[i].cmds);
+	free(c);
+}
+
 static void pod_free(struct kpod *p)
 {
 	if (!p)
 		return;
 	free(p->ns);
-	free(p->c);
+	conts_free(p->c, p->n);
 	free(p);
 }
 
@@ -247,11 +256,76 @@ static size_t count_statuses(json_t *status)
 }
 
 /* Builds a pod (not yet indexed) from its JSON object. -EBADMSG when it is not a pod. */
+static const char *const cmd_names[HG_CMD_N] = { "preStop", "postStart", "livenessProbe",
+						 "readinessProbe", "startupProbe" };
+
+const char *hg_pod_cmd_name(enum hg_pod_cmd_kind kind)
+{
+	return (unsigned)kind < HG_CMD_N ? cmd_names[kind] : "";
+}
+
+const char *hg_pod_cmd_arg(const struct hg_pod_cmd *c, unsigned i)
+{
+	if (!c || i >= c->argc)
+		return NULL;
+	const char *p = c->argv;
+	while (i--)
+		p += strlen(p) + 1;
+	return p;
+}
+
+/* An exec command ({"exec": {"command": [...]}}) packed into c; what does not fit is cut. */
+static void cmd_from_json(json_t *handler, struct hg_pod_cmd *c)
+{
+	size_t i, off = 0;
+	json_t *a;
+	json_array_foreach(json_object_get(json_object_get(handler, "exec"), "command"), i, a) {
+		const char *v = json_string_value(a);
+		size_t l = v ? strlen(v) : 0;
+		if (!v || off + l + 1 > sizeof(c->argv))
+			break;
+		memcpy(c->argv + off, v, l + 1);
+		off += l + 1;
+		c->argc++;
+	}
+}
+
+/* The container's exec hooks and probes, from spec.<key>[name == c->name]; kept (on the
+ * heap: most containers have none) only when there is one. -ENOMEM. */
+static int cmds_from_spec(json_t *spec, const char *key, struct kcont *c)
+{
+	size_t i;
+	json_t *cs;
+	json_array_foreach(json_object_get(spec, key), i, cs) {
+		if (strcmp(jstr(cs, "name"), c->name) != 0)
+			continue;
+		json_t *lc = json_object_get(cs, "lifecycle");
+		json_t *h[HG_CMD_N] = { json_object_get(lc, "preStop"), json_object_get(lc, "postStart") };
+		bool any = false;
+		for (int k = 0; k < HG_CMD_N; k++) {
+			if (k >= HG_CMD_LIVENESS)
+				h[k] = json_object_get(cs, cmd_names[k]);
+			any = any || json_object_get(h[k], "exec");
+		}
+		if (!any)
+			return 0;
+		c->cmds = calloc(HG_CMD_N, sizeof(*c->cmds));
+		if (!c->cmds)
+			return -ENOMEM;
+		for (int k = 0; k < HG_CMD_N; k++)
+			cmd_from_json(h[k], &c->cmds[k]);
+		return 0;
+	}
+	return 0;
+}
+
 static int pod_from_json(json_t *obj, struct kpod **out)
 {
 	static const char *const keys[] = { "containerStatuses", "initContainerStatuses",
 					    "ephemeralContainerStatuses" };
 	static const unsigned char types[] = { HG_CONTAINER_MAIN, HG_CONTAINER_INIT, HG_CONTAINER_EPHEMERAL };
+	static const char *const spec_keys[] = { "containers", "initContainers", "ephemeralContainers" };
+	json_t *spec = json_object_get(obj, "spec");
 	json_t *meta = json_object_get(obj, "metadata"), *status = json_object_get(obj, "status");
 	const char *uid = jstr(meta, "uid"), *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
 	size_t nsl = strlen(ns), namel = strlen(name);
@@ -290,6 +364,10 @@ static int pod_from_json(json_t *obj, struct kpod **out)
 			runtime_id(jstr(term, "containerID"), c->prev.id);
 			if (strcmp(c->prev.id, c->cur.id) == 0)
 				c->prev.id[0] = 0;
+			if (cmds_from_spec(spec, spec_keys[t], c) < 0) {
+				pod_free(p);
+				return -ENOMEM;
+			}
 			c->cur.pod = c->prev.pod = p;
 			c->cur.idx = c->prev.idx = p->n;
 			p->n++;
@@ -326,6 +404,8 @@ static void pod_info(const struct hg_kube *k, const struct kpod *p, struct hg_po
 		memcpy(c->id, p->c[i].cur.id, sizeof(c->id));
 		memcpy(c->previous_id, p->c[i].prev.id, sizeof(c->previous_id));
 		c->type = p->c[i].type;
+		if (p->c[i].cmds)
+			memcpy(c->cmds, p->c[i].cmds, sizeof(c->cmds));
 	}
 }
 
@@ -348,7 +428,7 @@ static bool upsert_locked(struct hg_kube *k, struct kpod *n, bool deleted, struc
 				tdelete(old, &k->by_mirror, cmp_mirror);
 		}
 		free(old->ns);
-		free(old->c);
+		conts_free(old->c, old->n);
 		old->ns = n->ns;
 		old->name = n->name;
 		old->c = n->c;

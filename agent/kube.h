@@ -19,11 +19,27 @@
 
 enum hg_container_type { HG_CONTAINER_MAIN = 0, HG_CONTAINER_INIT, HG_CONTAINER_EPHEMERAL };
 
+/* The exec commands the kubelet runs in a container, from its pod spec. */
+enum hg_pod_cmd_kind { HG_CMD_PRESTOP = 0, HG_CMD_POSTSTART, HG_CMD_LIVENESS, HG_CMD_READINESS,
+		       HG_CMD_STARTUP, HG_CMD_N };
+#define HG_POD_CMD_MAX 256   /* argv packed NUL-separated; arguments past it are cut */
+
+struct hg_pod_cmd {
+	unsigned argc;               /* 0: no exec command of this kind */
+	char argv[HG_POD_CMD_MAX];   /* "arg0\0arg1\0..." */
+};
+
+/* "preStop", "postStart", "livenessProbe", "readinessProbe", "startupProbe". */
+const char *hg_pod_cmd_name(enum hg_pod_cmd_kind kind);
+/* Its i-th argument, or NULL. */
+const char *hg_pod_cmd_arg(const struct hg_pod_cmd *c, unsigned i);
+
 struct hg_pod_container {
 	char name[HG_KUBE_CONTAINER_MAX];
 	char id[HG_CONTAINER_ID_MAX];          /* "" until the runtime started it */
 	char previous_id[HG_CONTAINER_ID_MAX]; /* lastState.terminated: the crashed run */
 	enum hg_container_type type;
+	struct hg_pod_cmd cmds[HG_CMD_N];     /* exec hooks and probes of its spec */
 };
 
 struct hg_pod_info {

@@ -18,7 +18,8 @@ for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; 
 API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
 pod=$(jq -c --arg u "$POD" --arg id "containerd://$ID" '
 	.metadata.name = "web-0" | .metadata.uid = $u | .status.containerStatuses[0].containerID = $id
-	| .status.containerStatuses[0].name = "nginx"' tests/data/kube/pod-template.json)
+	| .status.containerStatuses[0].name = "nginx"
+	| (.spec.containers[] | select(.name == "nginx")).lifecycle.preStop.exec.command = ["/bin/sh", "-c", "sleep 7"]' tests/data/kube/pod-template.json)
 curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
 printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
 
@@ -73,5 +74,15 @@ grep -q "pod shop/web-0 on node node-a" "$T/pod.txt" && grep -q "NOT take effect
 "$CLI" pod web-0 -n shop --agent "$HG_AGENT_URL" -o values >"$T/values.yaml"
 grep -q "mountPath: /var/cache/nginx" "$T/values.yaml" && ! grep -q "enabled: false" "$T/values.yaml" \
 	&& pass "hgdiag pod -o values: a paste-ready patch" || fail "values: $(cat "$T/values.yaml")"
+# The pod spec's preStop hook is `/bin/sh -c "sleep 7"`, run the kubelet's way (runc exec) in
+# the distroless image: the agent knows the hook and offers the native sleep first.
+hg_runc_exec web /bin/sh -c 'sleep 7'
+for _ in $(seq 100); do
+	doc=$(curl -s -H "Authorization: Bearer t0k" "$HG_AGENT_URL/v1/pods/shop/web-0")
+	echo "$doc" | jq -e '[.containers[].suggestions[] | select(.kind == "prestop_sleep")] | length == 1' >/dev/null && break
+	sleep 0.1
+done
+hg_expect "preStop sh -c 'sleep 7' from the pod spec: prestop_sleep first, then prestop_command" "$doc" \
+	'[.containers[] | select(.name == "nginx") | .suggestions[] | select(.kind | startswith("prestop")) | .kind] == ["prestop_sleep", "prestop_command"] and ([.containers[].suggestions[] | select(.kind == "prestop_sleep")][0] | .patch.lifecycle.preStop.sleep.seconds == 7 and .effective == true)'
 hg_runc_stop web
 hg_done

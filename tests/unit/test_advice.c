@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,10 @@ static char profile_path[PATH_MAX];
 static struct hg_advice_env env;
 static struct hg_stored_denial denials[16];
 static struct hg_stored_container cont;
+/* Kubernetes mode: the pod spec's exec hooks and probes, as the agent's lookup gives them. */
+static struct hg_pod_cmd spec_cmds[HG_CMD_N];
+static bool spec_known;
+
 
 static const char nonroot_nnp[] =
 	"Name:\tapp\nUid:\t65532\t65532\t65532\t65532\nGid:\t65532\t65532\t65532\t65532\n"
@@ -41,6 +47,8 @@ static void setup(void)
 	memset(&cont, 0, sizeof(cont));
 	snprintf(cont.container_name, sizeof(cont.container_name), "web");
 	cont.denials = denials;
+	memset(spec_cmds, 0, sizeof(spec_cmds));
+	spec_known = false;
 }
 
 static void teardown(void)
@@ -1083,6 +1091,159 @@ START_TEST(prestop_nothing_usable)
 }
 END_TEST
 
+static int fake_pod_cmds(const struct hg_stored_container *c, struct hg_pod_cmd cmds[HG_CMD_N], void *ctx)
+{
+	(void)c;
+	(void)ctx;
+	if (!spec_known)
+		return -ENOENT;
+	memcpy(cmds, spec_cmds, sizeof(spec_cmds));
+	return 0;
+}
+
+/* Sets the container's pod spec: cmd kind k runs argv (NULL-terminated). */
+static void spec_cmd(int k, ...)
+{
+	va_list ap;
+	size_t off = 0;
+	spec_known = true;
+	env.pod_cmds = fake_pod_cmds;
+	snprintf(cont.pod_namespace, sizeof(cont.pod_namespace), "shop");
+	snprintf(cont.pod_name, sizeof(cont.pod_name), "web-0");
+	va_start(ap, k);
+	for (const char *a; (a = va_arg(ap, const char *));) {
+		memcpy(spec_cmds[k].argv + off, a, strlen(a) + 1);
+		off += strlen(a) + 1;
+		spec_cmds[k].argc++;
+	}
+	va_end(ap);
+}
+
+START_TEST(prestop_sleep_hook_gets_the_native_sleep_first)
+{
+	live_process(nonroot_nnp);
+	put("100/root/usr/bin/node", "ELF", 0755);
+	spec_cmd(HG_CMD_PRESTOP, "/bin/sh", "-c", "sleep 15", NULL);
+	spec_cmd(HG_CMD_READINESS, "/app/check", NULL);
+	snprintf(add(HG_KIND_MISSING_BINARY, "newfstatat", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert_int_eq(json_array_size(out), 2);
+	json_t *s = json_array_get(out, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "prestop_sleep");
+	ck_assert(json_is_true(json_object_get(s, "effective")));
+	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "low");
+	ck_assert(json_is_null(json_object_get(s, "values")));
+	json_t *secs = json_object_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "lifecycle"), "preStop"), "sleep"), "seconds");
+	ck_assert_int_eq(json_integer_value(secs), 15);
+	ck_assert_ptr_nonnull(strstr(why(s), "1.30"));
+	ck_assert_ptr_nonnull(strstr(why(s), "PodLifecycleSleepAction"));
+	ck_assert_ptr_nonnull(strstr(why(s), "no knob"));
+	/* The exec-form command stays, for older clusters. */
+	s = json_array_get(out, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "prestop_command");
+	ck_assert_ptr_nonnull(strstr(why(s), "before Kubernetes 1.30"));
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(values,
+		"hardening"), "preStopCommand"), 0)), "/usr/bin/node");
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(prestop_hook_that_does_more_than_sleep)
+{
+	live_process(nonroot_nnp);
+	/* A hook named by PATH lookup, a shell missing under another name. */
+	spec_cmd(HG_CMD_PRESTOP, "bash", "-c", "sleep 5 && /app/drain", NULL);
+	snprintf(add(HG_KIND_MISSING_BINARY, "execve", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	json_t *out = advise(NULL);
+	ck_assert_int_eq(json_array_size(out), 1);
+	ck_assert_ptr_nonnull(nth(out, "prestop_command", 0));
+	json_decref(out);
+	memset(spec_cmds, 0, sizeof(spec_cmds));
+	spec_cmd(HG_CMD_PRESTOP, "sleep", "20", NULL);
+	snprintf(denials[0].d.path, HG_PATH_MAX, "/bin/sleep");
+	out = advise(NULL);
+	json_t *secs = json_object_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(nth(out, "prestop_sleep", 0), "patch"), "lifecycle"), "preStop"),
+		"sleep"), "seconds");
+	ck_assert_int_eq(json_integer_value(secs), 20);
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(probe_running_the_missing_program_is_named)
+{
+	live_process(nonroot_nnp);
+	put("100/root/app/server", "ELF", 0755);
+	link_at("/app/server", "100/exe");
+	spec_cmd(HG_CMD_PRESTOP, "/app/server", "--drain", NULL);
+	spec_cmd(HG_CMD_LIVENESS, "sh", "-c", "curl -f localhost:8080/healthz", NULL);
+	snprintf(add(HG_KIND_MISSING_BINARY, "execve", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert_int_eq(json_array_size(out), 1);
+	json_t *s = nth(out, "exec_command", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert_ptr_nonnull(strstr(why(s), "livenessProbe"));
+	ck_assert_ptr_nonnull(strstr(why(s), "/app/server"));
+	ck_assert_ptr_nonnull(strstr(why(s), "httpGet"));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	/* A postStart hook the same way. */
+	memset(spec_cmds, 0, sizeof(spec_cmds));
+	spec_cmd(HG_CMD_POSTSTART, "/bin/sh", "-c", "cp /cfg/* /etc/app/", NULL);
+	out = advise(NULL);
+	ck_assert_ptr_nonnull(strstr(why(nth(out, "exec_command", 0)), "postStart"));
+	ck_assert_ptr_null(nth(out, "prestop_command", 0));
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(no_hook_or_probe_means_kubectl_exec)
+{
+	live_process(nonroot_nnp);
+	put("100/root/bin/busybox", "ELF", 0755);
+	spec_cmd(HG_CMD_READINESS, "/app/check", NULL);
+	snprintf(cont.container_name, sizeof(cont.container_name), "api");
+	snprintf(add(HG_KIND_MISSING_BINARY, "execve", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	json_t *values = json_object();
+	json_t *out = advise(values);
+	ck_assert_int_eq(json_array_size(out), 1);
+	json_t *s = nth(out, "debug_container", 0);
+	ck_assert(json_is_false(json_object_get(s, "effective")));
+	ck_assert(json_is_null(json_object_get(s, "values")));
+	ck_assert_ptr_nonnull(strstr(why(s), "kubectl debug -it web-0 -n shop --image=busybox --target=api"));
+	ck_assert_ptr_null(nth(out, "prestop_command", 0));
+	ck_assert_int_eq(json_object_size(values), 0);
+	json_decref(out);
+	json_decref(values);
+}
+END_TEST
+
+START_TEST(standalone_and_unknown_spec_unchanged)
+{
+	live_process(nonroot_nnp);
+	put("100/root/bin/busybox", "ELF", 0755);
+	link_at("busybox", "100/root/bin/sleep");
+	snprintf(add(HG_KIND_MISSING_BINARY, "execve", "ENOENT")->path, HG_PATH_MAX, "/bin/sh");
+	/* A lookup that does not know the pod: today's advice. */
+	env.pod_cmds = fake_pod_cmds;
+	spec_known = false;
+	for (int round = 0; round < 2; round++) {
+		json_t *out = advise(NULL);
+		ck_assert_int_eq(json_array_size(out), 1);
+		json_t *s = nth(out, "prestop_command", 0);
+		ck_assert(json_is_true(json_object_get(s, "effective")));
+		ck_assert_ptr_null(strstr(why(s), "1.30"));
+		json_decref(out);
+		env.pod_cmds = NULL;   /* standalone */
+	}
+}
+END_TEST
+
 /* ---------------- AppArmor, SELinux ---------------- */
 
 START_TEST(apparmor_rules)
@@ -1241,7 +1402,11 @@ int main(void)
 			       unshare_without_namespace_flags_keeps_a_condition,
 			       clone3_enosys_is_no_denial } },
 		{ "missing_binary", { prestop_uses_the_entrypoint, prestop_prefers_sleep,
-				      prestop_nothing_usable } },
+				      prestop_nothing_usable, prestop_sleep_hook_gets_the_native_sleep_first,
+				      prestop_hook_that_does_more_than_sleep,
+				      probe_running_the_missing_program_is_named,
+				      no_hook_or_probe_means_kubectl_exec,
+				      standalone_and_unknown_spec_unchanged } },
 		{ "lsm", { apparmor_rules, selinux_is_explained_not_ruled } },
 		{ "values", { merged_values, empty_and_null_inputs } },
 	};

@@ -454,6 +454,52 @@ START_TEST(recorded_pending_pod_has_no_ids)
 }
 END_TEST
 
+START_TEST(exec_hooks_and_probes_are_kept)
+{
+	static const char line[] =
+		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u-hooks\",\"namespace\":\"shop\","
+		"\"name\":\"api-0\"},\"spec\":{\"containers\":[{\"name\":\"side\"},{\"name\":\"api\","
+		"\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":[\"sh\",\"-c\",\"sleep 10\"]}},"
+		"\"postStart\":{\"httpGet\":{\"port\":80}}},"
+		"\"readinessProbe\":{\"exec\":{\"command\":[\"/bin/cat\",\"/tmp/ready\"]}}}],"
+		"\"initContainers\":[{\"name\":\"init\",\"startupProbe\":{\"exec\":{\"command\":[\"true\"]}}}]},"
+		"\"status\":{\"containerStatuses\":[{\"name\":\"api\"},{\"name\":\"side\"}],"
+		"\"initContainerStatuses\":[{\"name\":\"init\"}]}}}";
+	ck_assert_int_eq(hg_kube_apply_event(k, line, strlen(line)), 0);
+	struct hg_pod_info info;
+	ck_assert_int_eq(hg_kube_find_pod(k, "shop", "api-0", &info), 0);
+	ck_assert_uint_eq(info.n_containers, 3);
+	const struct hg_pod_container *api = &info.containers[0], *side = &info.containers[1];
+	ck_assert_str_eq(api->name, "api");
+	ck_assert_uint_eq(api->cmds[HG_CMD_PRESTOP].argc, 3);
+	ck_assert_str_eq(hg_pod_cmd_arg(&api->cmds[HG_CMD_PRESTOP], 0), "sh");
+	ck_assert_str_eq(hg_pod_cmd_arg(&api->cmds[HG_CMD_PRESTOP], 2), "sleep 10");
+	ck_assert_ptr_null(hg_pod_cmd_arg(&api->cmds[HG_CMD_PRESTOP], 3));
+	ck_assert_uint_eq(api->cmds[HG_CMD_POSTSTART].argc, 0);   /* not an exec hook */
+	ck_assert_str_eq(hg_pod_cmd_arg(&api->cmds[HG_CMD_READINESS], 1), "/tmp/ready");
+	ck_assert_uint_eq(api->cmds[HG_CMD_LIVENESS].argc, 0);
+	for (int c = 0; c < HG_CMD_N; c++)
+		ck_assert_uint_eq(side->cmds[c].argc, 0);
+	ck_assert_str_eq(info.containers[2].name, "init");
+	ck_assert_str_eq(hg_pod_cmd_arg(&info.containers[2].cmds[HG_CMD_STARTUP], 0), "true");
+	ck_assert_str_eq(hg_pod_cmd_name(HG_CMD_STARTUP), "startupProbe");
+
+	/* Bounded: an argument that does not fit is cut with everything after it. */
+	char big[2 * HG_POD_CMD_MAX], ev[4 * HG_POD_CMD_MAX];
+	memset(big, 'x', HG_POD_CMD_MAX);
+	big[HG_POD_CMD_MAX] = 0;
+	snprintf(ev, sizeof(ev), "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"uid\":\"u-hooks\","
+		 "\"namespace\":\"shop\",\"name\":\"api-0\"},\"spec\":{\"containers\":[{\"name\":\"api\","
+		 "\"livenessProbe\":{\"exec\":{\"command\":[\"/probe\",\"%s\",\"z\"]}}}]},"
+		 "\"status\":{\"containerStatuses\":[{\"name\":\"api\"}]}}}", big);
+	ck_assert_int_eq(hg_kube_apply_event(k, ev, strlen(ev)), 0);
+	ck_assert_int_eq(hg_kube_find_pod(k, "shop", "api-0", &info), 0);
+	ck_assert_uint_eq(info.containers[0].cmds[HG_CMD_LIVENESS].argc, 1);
+	ck_assert_str_eq(hg_pod_cmd_arg(&info.containers[0].cmds[HG_CMD_LIVENESS], 0), "/probe");
+	ck_assert_uint_eq(info.containers[0].cmds[HG_CMD_PRESTOP].argc, 0);
+}
+END_TEST
+
 START_TEST(bad_events)
 {
 	static const char *const lines[] = {
@@ -575,6 +621,7 @@ int main(void)
 	tcase_add_test(off, recorded_crashloop_and_ephemeral);
 	tcase_add_test(off, recorded_static_pod_by_mirror_uid);
 	tcase_add_test(off, recorded_pending_pod_has_no_ids);
+	tcase_add_test(off, exec_hooks_and_probes_are_kept);
 	tcase_add_test(off, bad_events);
 	suite_add_tcase(s, off);
 	TCase *big = tcase_create("scale");
