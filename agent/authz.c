@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 #include <curl/curl.h>
+#include "errmsg.h"
 #include "authz.h"
 #include "cliproxy.h"
 
@@ -24,17 +25,6 @@ struct hg_authz {
 	uint64_t token_reviews, access_reviews, review_errors;
 };
 
-static int fail(char *why, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t size, int r, const char *fmt, ...)
-{
-	va_list ap;
-	if (why && size) {
-		va_start(ap, fmt);
-		vsnprintf(why, size, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static int64_t mono_ms(void *ctx)
 {
@@ -66,7 +56,7 @@ static int post_api(const char *path, const json_t *body, long timeout_ms, json_
 	struct hg_authz *a = ctx;
 	char *url = NULL;
 	if (asprintf(&url, "%s%s", a->o.cfg->server, path) < 0)
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	struct hg_json_req req = {
 		.url = url, .method = "POST", .cfg = a->o.cfg, .body = body,
 		.timeout_ms = timeout_ms, .connect_timeout_ms = timeout_ms, .share = a->share,
@@ -168,7 +158,7 @@ static int review(struct hg_authz *a, struct hg_authz_caller *caller, const char
 	uint64_t *counter = strcmp(path, TOKEN_REVIEWS) == 0 ? &a->token_reviews : &a->access_reviews;
 	if (left <= 0) {
 		counted(a, counter, true);
-		return fail(why, why_size, -ETIMEDOUT,
+		return hg_errmsg(why, why_size, -ETIMEDOUT,
 			    "the reviews of this request took longer than %u ms", a->o.budget_ms);
 	}
 	json_t *answer = NULL;
@@ -179,7 +169,7 @@ static int review(struct hg_authz *a, struct hg_authz_caller *caller, const char
 	*status_obj = NULL;
 	if (r < 0) {
 		counted(a, counter, true);
-		return fail(why, why_size, r, "the API server did not answer the %s: %s", kind,
+		return hg_errmsg(why, why_size, r, "the API server did not answer the %s: %s", kind,
 			    err[0] ? err : strerror(-r));
 	}
 	json_t *st = json_object_get(answer, "status");
@@ -187,7 +177,7 @@ static int review(struct hg_authz *a, struct hg_authz_caller *caller, const char
 		const char *msg = json_string_value(json_object_get(answer, "message"));
 		counted(a, counter, true);
 		r = status == 401 || status == 403 ? -EPERM : -EPROTO;
-		fail(why, why_size, r, "the API server refused the agent's %s (HTTP %ld): %s%s", kind,
+		hg_errmsg(why, why_size, r, "the API server refused the agent's %s (HTTP %ld): %s%s", kind,
 		     status, msg ? msg : "no reason given",
 		     r == -EPERM ? " (the agent's ClusterRole needs create on tokenreviews and "
 				   "subjectaccessreviews)" : "");
@@ -206,7 +196,7 @@ int hg_authz_authenticate(struct hg_authz *a, const char *token, struct hg_authz
 	memset(caller, 0, sizeof(*caller));
 	caller->deadline_ms = a->o.now_ms(a->o.clock_ctx) + a->o.budget_ms;
 	if (!token || !token[0] || strlen(token) > TOKEN_MAX)
-		return fail(why, why_size, -EACCES, "invalid bearer token");
+		return hg_errmsg(why, why_size, -EACCES, "invalid bearer token");
 	hg_authcache_key(a->cache, token, caller->key);
 
 	/* Cached: value 1 with the identity, or 0 with the reason the token was refused. */
@@ -214,24 +204,24 @@ int hg_authz_authenticate(struct hg_authz *a, const char *token, struct hg_authz
 	char *data = NULL;
 	int r = hg_authcache_get(a->cache, caller->key, "id", &value, &data);
 	if (r < 0)
-		return fail(why, why_size, r, "out of memory");
+		return hg_errmsg(why, why_size, r, "out of memory");
 	json_t *user = NULL;
 	if (r == 1) {
 		if (!value) {
-			fail(why, why_size, -EACCES, "%s", data ? data : "invalid bearer token");
+			hg_errmsg(why, why_size, -EACCES, "%s", data ? data : "invalid bearer token");
 			free(data);
 			return -EACCES;
 		}
 		user = data ? json_loads(data, 0, NULL) : NULL;
 		free(data);
 		if (!user)
-			return fail(why, why_size, -ENOMEM, "out of memory");
+			return hg_errmsg(why, why_size, -ENOMEM, "out of memory");
 	} else {
 		json_t *body = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "authentication.k8s.io/v1",
 					 "kind", "TokenReview", "spec", "token", token);
 		json_t *st = NULL;
 		if (!body)
-			return fail(why, why_size, -ENOMEM, "out of memory");
+			return hg_errmsg(why, why_size, -ENOMEM, "out of memory");
 		r = review(a, caller, TOKEN_REVIEWS, "TokenReview", body, &st, why, why_size);
 		json_decref(body);
 		if (r < 0)
@@ -245,7 +235,7 @@ int hg_authz_authenticate(struct hg_authz *a, const char *token, struct hg_authz
 				snprintf(reason, sizeof(reason), "invalid bearer token");
 			json_decref(st);
 			hg_authcache_put(a->cache, caller->key, "id", 0, reason);
-			return fail(why, why_size, -EACCES, "%s", reason);
+			return hg_errmsg(why, why_size, -EACCES, "%s", reason);
 		}
 		user = json_incref(json_object_get(st, "user"));
 		json_decref(st);
@@ -253,7 +243,7 @@ int hg_authz_authenticate(struct hg_authz *a, const char *token, struct hg_authz
 		char *dump = name ? json_dumps(user, JSON_COMPACT) : NULL;
 		if (!name) {
 			json_decref(user);
-			return fail(why, why_size, -EPROTO,
+			return hg_errmsg(why, why_size, -EPROTO,
 				    "the API server's TokenReview names no user");
 		}
 		if (dump)
@@ -271,7 +261,7 @@ int hg_authz_authenticate(struct hg_authz *a, const char *token, struct hg_authz
 static int forbidden(const struct hg_authz_caller *c, const char *verb, const char *ns,
 		     const char *name, const char *reason, char *why, size_t why_size)
 {
-	return fail(why, why_size, 0,
+	return hg_errmsg(why, why_size, 0,
 		    "pods%s%s%s is forbidden: User \"%s\" cannot %s resource \"pods\" in API group \"\"%s%s%s%s%s",
 		    name ? " \"" : "", name ? name : "", name ? "\"" : "", c->user, verb,
 		    ns[0] ? " in the namespace \"" : " at the cluster scope", ns, ns[0] ? "\"" : "",
@@ -283,16 +273,16 @@ int hg_authz_may(struct hg_authz *a, struct hg_authz_caller *caller, const char 
 {
 	char what[HG_AUTHCACHE_WHAT_MAX];
 	if (!caller->identity)
-		return fail(why, why_size, -EINVAL, "not authenticated");
+		return hg_errmsg(why, why_size, -EINVAL, "not authenticated");
 	if (!ns)
 		ns = "";
 	if ((size_t)snprintf(what, sizeof(what), "%s pods %s/%s", verb, ns, name ? name : "") >= sizeof(what))
-		return fail(why, why_size, -EINVAL, "namespace or name too long");
+		return hg_errmsg(why, why_size, -EINVAL, "namespace or name too long");
 	int value = 0;
 	char *reason = NULL;
 	int r = hg_authcache_get(a->cache, caller->key, what, &value, &reason);
 	if (r < 0)
-		return fail(why, why_size, r, "out of memory");
+		return hg_errmsg(why, why_size, r, "out of memory");
 	if (r == 1) {
 		if (!value)
 			forbidden(caller, verb, ns, name, reason, why, why_size);
@@ -319,7 +309,7 @@ int hg_authz_may(struct hg_authz *a, struct hg_authz_caller *caller, const char 
 	json_decref(attrs);
 	json_decref(spec);
 	if (!body)
-		return fail(why, why_size, -ENOMEM, "out of memory");
+		return hg_errmsg(why, why_size, -ENOMEM, "out of memory");
 	json_t *st = NULL;
 	r = review(a, caller, ACCESS_REVIEWS, "SubjectAccessReview", body, &st, why, why_size);
 	json_decref(body);
@@ -345,7 +335,7 @@ int hg_authz_filter_denials(struct hg_authz *a, struct hg_authz_caller *caller, 
 	if (!kept || !decided) {
 		json_decref(kept);
 		json_decref(decided);
-		return fail(why, why_size, -ENOMEM, "out of memory");
+		return hg_errmsg(why, why_size, -ENOMEM, "out of memory");
 	}
 	size_t i;
 	json_t *p;
@@ -360,7 +350,7 @@ int hg_authz_filter_denials(struct hg_authz *a, struct hg_authz_caller *caller, 
 			if (r < 0) {
 				json_decref(kept);
 				json_decref(decided);
-				return fail(why, why_size, r, "%s", ignored);
+				return hg_errmsg(why, why_size, r, "%s", ignored);
 			}
 			json_object_set_new(decided, ns, d = json_boolean(r == 1));
 		}

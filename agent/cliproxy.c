@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include "errmsg.h"
 #include "cliproxy.h"
 
 #ifndef HGDIAG_VERSION
@@ -26,18 +27,6 @@ static void curl_freep(char **p)
 }
 #define _cleanup_curl_free_ __attribute__((cleanup(curl_freep)))
 
-static int fail(char *err, size_t size, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t size, int r, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && size) {
-		va_start(ap, fmt);
-		vsnprintf(err, size, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 struct buf {
 	char *data;
@@ -71,7 +60,7 @@ int hg_json_request(const struct hg_json_req *req, json_t **body, long *status, 
 	*status = 0;
 	CURL *c = curl_easy_init();
 	if (!c)
-		return fail(err, err_size, -ENOMEM, "cannot initialise libcurl");
+		return hg_errmsg(err, err_size, -ENOMEM, "cannot initialise libcurl");
 	int r = 0;
 	if (req->cfg)
 		r = hg_kubeconfig_setup_curl(req->cfg, c, &headers);
@@ -97,9 +86,9 @@ int hg_json_request(const struct hg_json_req *req, json_t **body, long *status, 
 		curl_slist_free_all(headers);
 		curl_easy_cleanup(c);
 		if (req->cfg)
-			return fail(err, err_size, r, "cannot set up the connection to the API server at %s",
+			return hg_errmsg(err, err_size, r, "cannot set up the connection to the API server at %s",
 				    req->cfg->server);
-		return fail(err, err_size, r, "out of memory");
+		return hg_errmsg(err, err_size, r, "out of memory");
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -124,7 +113,7 @@ int hg_json_request(const struct hg_json_req *req, json_t **body, long *status, 
 	curl_slist_free_all(headers);
 	if (rc != CURLE_OK) {
 		free(b.data);
-		return fail(err, err_size, -EHOSTUNREACH, "%s",
+		return hg_errmsg(err, err_size, -EHOSTUNREACH, "%s",
 			    curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	}
 	if (b.data)
@@ -147,14 +136,14 @@ static int api_get(const struct hg_kubeconfig *cfg, const char *path, const char
 	char why[CURL_ERROR_SIZE + 64];
 	if (asprintf(&url, "%s%s", cfg->server, path) < 0) {
 		url = NULL;
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	struct hg_json_req req = { .url = url, .cfg = cfg, .headers = headers };
 	int r = hg_json_request(&req, body, status, why, sizeof(why));
 	if (r == -EHOSTUNREACH)
-		return fail(err, err_size, r, "cannot reach the API server at %s: %s", cfg->server, why);
+		return hg_errmsg(err, err_size, r, "cannot reach the API server at %s: %s", cfg->server, why);
 	if (r < 0)
-		return fail(err, err_size, r, "%s", why);
+		return hg_errmsg(err, err_size, r, "%s", why);
 	return 0;
 }
 
@@ -178,10 +167,10 @@ static int api_refused(const struct hg_kubeconfig *cfg, long status, const json_
 {
 	const char *msg = hg_api_message(body);
 	if (status == 401 || status == 403)
-		return fail(err, err_size, -EACCES,
+		return hg_errmsg(err, err_size, -EACCES,
 			    "the API server at %s refused the request (HTTP %ld): %s", cfg->server,
 			    status, msg ? msg : "no reason given");
-	return fail(err, err_size, -EPROTO, "the API server at %s answered HTTP %ld: %s", cfg->server,
+	return hg_errmsg(err, err_size, -EPROTO, "the API server at %s answered HTTP %ld: %s", cfg->server,
 		    status, msg ? msg : "no reason given");
 }
 
@@ -193,7 +182,7 @@ int hg_api_pod_node(const struct hg_kubeconfig *cfg, const char *ns, const char 
 	_cleanup_free_ char *path = NULL;
 	if (!ens || !ename || asprintf(&path, "/api/v1/namespaces/%s/pods/%s", ens, ename) < 0) {
 		path = NULL;
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	json_auto_t *pod = NULL;
 	long status;
@@ -201,15 +190,15 @@ int hg_api_pod_node(const struct hg_kubeconfig *cfg, const char *ns, const char 
 	if (r < 0)
 		return r;
 	if (status == 404)
-		return fail(err, err_size, -ENOENT, "pod %s/%s not found", ns, name);
+		return hg_errmsg(err, err_size, -ENOENT, "pod %s/%s not found", ns, name);
 	if (status != 200 || !json_is_object(pod))
 		return api_refused(cfg, status, pod, err, err_size);
 	const char *n = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
 	if (!n || !n[0])
-		return fail(err, err_size, -EAGAIN, "pod %s/%s is not scheduled on a node yet", ns,
+		return hg_errmsg(err, err_size, -EAGAIN, "pod %s/%s is not scheduled on a node yet", ns,
 			    name);
 	if (!(*node = strdup(n)))
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -251,12 +240,12 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 	*agents = NULL;
 	*n = 0;
 	if ((agent_ns && !ens) || !esel)
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	if (node) {
 		char *e;
 		if (asprintf(&field, "spec.nodeName=%s", node) < 0 ||
 		    !(e = curl_easy_escape(NULL, field, 0)))
-			return fail(err, err_size, -ENOMEM, "out of memory");
+			return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 		efield = strdup(e);
 		curl_free(e);
 	}
@@ -266,7 +255,7 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 		     agent_ns ? ens : "", esel, efield ? "&fieldSelector=" : "",
 		     efield ? efield : "") < 0) {
 		path = NULL;
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	json_auto_t *list = NULL;
 	long status;
@@ -284,7 +273,7 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 	if (!v || !ready) {
 		free(v);
 		free(ready);
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(items, i, pod) {
 		const json_t *m = json_object_get(pod, "metadata");
@@ -312,7 +301,7 @@ int hg_api_find_agents(const struct hg_kubeconfig *cfg, const char *agent_ns,
 			free(ref.ns);
 			free(ref.name);
 			free(ref.node);
-			return fail(err, err_size, -ENOMEM, "out of memory");
+			return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 		}
 		if (k < count) {
 			free(v[k].ns);
@@ -343,13 +332,13 @@ int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref 
 	    asprintf(&full, "/api/v1/namespaces/%s/pods/%s:%u/proxy%s", ens, ename, port, path) < 0) {
 		full = NULL;
 		*body = NULL;
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	_cleanup_free_ char *header = NULL;
 	if (agent_token && asprintf(&header, "X-Hgdiag-Authorization: Bearer %s", agent_token) < 0) {
 		header = NULL;
 		*body = NULL;
-		return fail(err, err_size, -ENOMEM, "out of memory");
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	const char *headers[] = { header, NULL };
 	return api_get(cfg, full, headers, body, status, err, err_size);
