@@ -52,7 +52,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean
+.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean image test-image
 all: $(BUILD)/hgdiag-agent $(BUILD)/hgdiag
 
 deps:
@@ -129,6 +129,15 @@ test-kernels: deps all $(HELPER_BINS) $(TOOL_BINS)
 
 test-kernels-smoke: deps all $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/kernels/run.sh --smoke --kernels "$(KERNELS)"
+
+# The agent's container image (Dockerfile) without a Docker engine or registry: a bookworm
+# builder base from mmdebstrap, buildah (vfs), an OCI archive in $(BUILD)/image/. Its test
+# runs it with runc under the chart's security context (image_privileges.sh).
+image: deps
+	@BUILD=$(BUILD) image/build.sh
+
+test-image: image $(HELPER_BINS) $(TOOL_BINS)
+	@BUILD=$(BUILD) TESTS_ONLY=image tests/run-tests.sh
 
 bench: deps all $(HELPER_BINS)
 	@BUILD=$(BUILD) bench/run.sh

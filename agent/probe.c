@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "caps.h"
 #include "probe.h"
 #include "hgdiag.skel.h"
 
@@ -335,8 +336,14 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 	struct btf *vmlinux;
 	int r;
 
-	if (geteuid() != 0) {
-		set_msg(msg, msg_len, "must run as root (loading BPF programs needs CAP_BPF and CAP_PERFMON)");
+	/* What loading and attaching tracing programs takes is capabilities, not uid 0: the
+	 * image runs the agent as uid 65532 with them as file capabilities. */
+	struct hg_caps caps;
+	const uint64_t bpf_perfmon = (1ULL << 39) | (1ULL << 38);   /* CAP_BPF, CAP_PERFMON */
+	if (hg_caps_get(&caps) == 0 && (caps.effective & bpf_perfmon) != bpf_perfmon &&
+	    !(caps.effective & (1ULL << 21))) {                        /* CAP_SYS_ADMIN */
+		set_msg(msg, msg_len, "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) in its effective "
+			"set to load BPF programs: run it as root or give it those capabilities");
 		return -EPERM;
 	}
 	vmlinux = btf__load_vmlinux_btf();

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Check suites given as arguments, then every tests/integration/*.sh.
+# Runs the Check suites given as arguments, then every tests/integration/*.sh
+# (TESTS_ONLY=image: tests/image/*.sh, the built image's tests, instead).
 # Prints one closing line "N passed, N failed" and exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -7,17 +8,19 @@ export BUILD=${BUILD:-build}
 export HG_ROOT=$PWD
 passed=0; failed=0; failures=()
 only=${TESTS_ONLY:-}
-if [ "$only" != integration ]; then
+if [ "$only" != integration ] && [ "$only" != image ]; then
 	for t in "$@"; do
 		echo "== unit: $(basename "$t")"
 		if CK_DEFAULT_TIMEOUT=60 "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
 	done
 fi
 if [ "$only" != unit ]; then
-	for t in tests/integration/*.sh; do
+	dir=tests/integration
+	[ "$only" = image ] && dir=tests/image
+	for t in "$dir"/*.sh; do
 		[ -e "$t" ] || continue
 		[ -n "${TEST_FILTER:-}" ] && [[ "$t" != *"$TEST_FILTER"* ]] && continue
-		echo "== integration: $(basename "$t")"
+		echo "== ${dir#tests/}: $(basename "$t")"
 		if timeout 600 bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
 	done
 fi

@@ -38,8 +38,8 @@ out=$("$AGENT" --listen "$hostport" 2>&1 >/dev/null); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "cannot listen on $hostport: Address already in use" \
 	&& pass "port in use: exit $rc, one clear line" || fail "port in use: exit $rc: $out"
 out=$("$PROVOKE" as 65532 "$AGENT" --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
-[ $rc -ne 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "must run as root" \
-	&& pass "not root: exit $rc, one clear line" || fail "not root: exit $rc: $out"
+[ $rc -ne 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "needs CAP_BPF and CAP_PERFMON" \
+	&& pass "not root, no capabilities: exit $rc, one clear line naming CAP_BPF and CAP_PERFMON" || fail "not root: exit $rc: $out"
 out=$("$AGENT" --log-format yaml 2>&1 >/dev/null); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "log-format" && pass "bad flag: exit $rc" || fail "bad flag: exit $rc: $out"
 hg_stop_agent && pass "clean exit after misuse" || fail "exit status"
