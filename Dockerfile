@@ -15,6 +15,8 @@
 ARG BUILDER_BASE
 FROM ${BUILDER_BASE} AS builder
 ARG VERSION=0.1.0
+# The chart's capability list (values.yaml `capabilities`), as setcap spells it.
+ARG AGENT_CAPS
 WORKDIR /src
 # .dockerignore keeps build trees, git metadata and editor files out of the context.
 COPY . .
@@ -23,7 +25,7 @@ COPY . .
 RUN make -j2 BUILD=/tmp/build VERSION="${VERSION}" all \
  && make BUILD=/tmp/build PREFIX=/app DESTDIR=/out install \
  && image/runtime-libs.sh /out /out/app/bin/hgdiag-agent /out/app/bin/hgdiag \
- && setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search,cap_audit_read+ep /out/app/bin/hgdiag-agent \
+ && test -n "${AGENT_CAPS}" && setcap "${AGENT_CAPS}+ep" /out/app/bin/hgdiag-agent \
  && install -d -m 0755 /out/etc \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >/out/etc/passwd \
  && printf 'root:x:0:\nnonroot:x:65532:\n' >/out/etc/group

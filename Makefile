@@ -52,7 +52,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean image test-image
+.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean image test-image seccomp-profile
 all: $(BUILD)/hgdiag-agent $(BUILD)/hgdiag
 
 deps:
@@ -135,6 +135,13 @@ test-kernels-smoke: deps all $(HELPER_BINS) $(TOOL_BINS)
 # runs it with runc under the chart's security context (image_privileges.sh).
 image: deps
 	@BUILD=$(BUILD) image/build.sh
+
+# The chart's Localhost seccomp profile for the agent: RuntimeDefault (data/) for a
+# container without capabilities, plus bpf() (see README, "The agent's image").
+AGENT_SECCOMP := helm/hgdiag/files/hgdiag-agent-seccomp.json
+seccomp-profile: $(BUILD)/tools/seccomp-localhost
+	$(BUILD)/tools/seccomp-localhost data/seccomp-default.json --allow bpf > $(AGENT_SECCOMP).tmp
+	mv $(AGENT_SECCOMP).tmp $(AGENT_SECCOMP)
 
 test-image: image $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) TESTS_ONLY=image tests/run-tests.sh

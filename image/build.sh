@@ -21,7 +21,16 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 OUT=$BUILD/image
 SUITE=bookworm
+# The image's name and tag are the chart's (values.yaml image.repository, Chart.yaml
+# appVersion), so the chart's default image reference is this build; the commit it was
+# built from is the version label.
+REPO=$(awk '/^image:/ { i = 1; next } i && /^[^ #]/ { i = 0 } i && $1 == "repository:" { print $2; exit }' helm/hgdiag/values.yaml)
+TAG=$(awk '$1 == "appVersion:" { gsub(/"/, "", $2); print $2; exit }' helm/hgdiag/Chart.yaml)
+[ -n "$REPO" ] && [ -n "$TAG" ] || { echo "image/build.sh: no image.repository in helm/hgdiag/values.yaml or appVersion in Chart.yaml" >&2; exit 1; }
 NAME=hgdiag-agent
+# The agent binary's file capabilities: the chart's list (values.yaml `capabilities`).
+CAPS=$(awk '/^capabilities:/ { c = 1; next } c && /^  - / { print "cap_" tolower($2) } c && !/^  - / { c = 0 }' helm/hgdiag/values.yaml | paste -sd, -)
+[ -n "$CAPS" ] || { echo "image/build.sh: no capabilities list in helm/hgdiag/values.yaml" >&2; exit 1; }
 refresh=0
 [ "${1:-}" = --refresh ] && refresh=1
 
@@ -88,19 +97,19 @@ echo "$digest" >"$OUT/builder-base.digest"
 echo "image: builder base localhost/hgdiag-builder-base@$digest"
 
 # --- 3. the image ---
-VERSION=${VERSION:-$(git describe --always --dirty 2>/dev/null || echo 0.1.0)}
-TAG=${VERSION}
-echo "image: buildah bud $NAME:$TAG"
+VERSION=${VERSION:-$(git describe --always --dirty 2>/dev/null || echo "$TAG")}
+echo "image: buildah bud $REPO:$TAG (version $VERSION)"
 bh bud --quiet --layers=false --pull=never \
 	--build-arg BUILDER_BASE="localhost/hgdiag-builder-base@$digest" \
-	--build-arg VERSION="$VERSION" \
-	-f Dockerfile -t "localhost/$NAME:$TAG" . >"$OUT/bud.log" 2>&1 ||
+	--build-arg VERSION="$VERSION" --build-arg AGENT_CAPS="$CAPS" \
+	-f Dockerfile -t "$REPO:$TAG" . >"$OUT/bud.log" 2>&1 ||
 	{ tail -n 40 "$OUT/bud.log" >&2; exit 1; }
 
 # --- 4. the OCI archive, and what is in it ---
 rm -f "$OUT/$NAME.oci.tar"
-bh push --quiet "localhost/$NAME:$TAG" "oci-archive:$OUT/$NAME.oci.tar:$TAG" >/dev/null
+bh push --quiet "$REPO:$TAG" "oci-archive:$OUT/$NAME.oci.tar:$TAG" >/dev/null
 echo "$TAG" >"$OUT/tag"
+echo "$REPO" >"$OUT/repository"
 # Size and file count, from the archive itself: the OCI layout inside it, its manifest,
 # and the layers' tar entries (the runtime stage is one layer).
 lay=$OUT/layout
@@ -116,7 +125,7 @@ for l in $layers; do
 	files=$((files + f)) dirs=$((dirs + d)) links=$((links + s)) bytes=$((bytes + b))
 done
 {
-	echo "image:      localhost/$NAME:$TAG ($OUT/$NAME.oci.tar)"
+	echo "image:      $REPO:$TAG, version $VERSION ($OUT/$NAME.oci.tar)"
 	echo "manifest:   $(jq -r '.manifests[0].digest' "$lay/index.json")"
 	echo "builder:    localhost/hgdiag-builder-base@$digest"
 	echo "size:       $((bytes / 1024)) KiB unpacked, $((compressed / 1024)) KiB as an OCI archive"
