@@ -25,7 +25,7 @@ COPY . .
 RUN make -j2 BUILD=/tmp/build VERSION="${VERSION}" all \
  && make BUILD=/tmp/build PREFIX=/app DESTDIR=/out install \
  && image/runtime-libs.sh /out /out/app/bin/hgdiag-agent /out/app/bin/hgdiag \
- && test -n "${AGENT_CAPS}" && setcap "${AGENT_CAPS}+ep" /out/app/bin/hgdiag-agent \
+ && test -n "${AGENT_CAPS}" && setcap "${AGENT_CAPS}+p" /out/app/bin/hgdiag-agent \
  && install -d -m 0755 /out/etc \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >/out/etc/passwd \
  && printf 'root:x:0:\nnonroot:x:65532:\n' >/out/etc/group
@@ -48,7 +48,11 @@ WORKDIR /app
 # - CAP_DAC_READ_SEARCH: read those files whatever their modes;
 # - CAP_AUDIT_READ: join the audit netlink multicast group (AppArmor refusals).
 # A non-root process gets no capabilities at exec from Kubernetes' capabilities.add alone
-# (no ambient set), so the binary carries them as file capabilities (setcap above). Under
+# (no ambient set), so the binary carries them as file capabilities (setcap above),
+# permitted only: with the effective bit set, a container granting fewer of them than the
+# file lists could not exec it at all (the kernel refuses a capability-dumb binary with
+# EPERM); without it the agent starts, raises its permitted set into its effective set
+# itself and says what it lacks. Under
 # allowPrivilegeEscalation: false (no_new_privs) the kernel then grants at most what the
 # runtime already put in the permitted set — the chart's capabilities.add — and never
 # more. The agent drops all but CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH once attached.

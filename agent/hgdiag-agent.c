@@ -503,6 +503,14 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The image gives the binary its capabilities as permitted-only file capabilities: with
+	 * the effective bit, a container granting fewer than the file lists could not even exec
+	 * it (EPERM), where without one it starts and says what it lacks. So the agent raises
+	 * what it is permitted into its effective set itself (root already has it there). */
+	struct hg_caps start_caps;
+	if (hg_caps_get(&start_caps) == 0 && start_caps.effective != start_caps.permitted)
+		hg_caps_set_effective(start_caps.permitted);
+
 	r = hg_store_new(&store, NULL);
 	if (r < 0) {
 		fprintf(stderr, "hgdiag-agent: cannot create the store: %s\n", strerror(-r));

@@ -65,12 +65,13 @@ out=$(chroot "$T/rootfs" /app/bin/hgdiag --version 2>&1) && echo "$out" | grep -
 out=$(chroot "$T/rootfs" /app/bin/hgdiag-agent --log-format nope 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "log-format" &&
 	pass "hgdiag-agent starts in the image's root (its usage error, exit 2)" || fail "hgdiag-agent in the image: exit $rc: $out"
-# The agent's file capabilities: exactly the chart's list (image_privileges.sh proves each).
+# The agent's file capabilities: exactly the chart's list (image_privileges.sh proves each),
+# permitted only (the agent raises them itself; see the Dockerfile).
 caps=$(getcap "$T/rootfs/app/bin/hgdiag-agent" | sed 's/.* //')
 want=$(awk '/^capabilities:/ { c = 1; next } c && /^  - / { print "cap_" tolower($2) } c && !/^  - / { c = 0 }' \
 	"$HG_ROOT/helm/hgdiag/values.yaml" | sort | paste -sd, -)
-have=$(echo "$caps" | sed 's/=ep$//' | tr , '\n' | sort | paste -sd, -)
-[ "$have" = "$want" ] && [[ $caps == *=ep ]] &&
+have=$(echo "$caps" | sed 's/=p$//' | tr , '\n' | sort | paste -sd, -)
+[ "$have" = "$want" ] && [[ $caps == *=p ]] &&
 	pass "file capabilities of /app/bin/hgdiag-agent = the chart's list: $caps" || fail "file capabilities $caps, chart $want"
 
 # --- size and file count (the README quotes them) ---
