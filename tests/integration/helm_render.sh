@@ -61,10 +61,27 @@ if render default; then
 		"$CT"' | .livenessProbe.httpGet == {"path": "/healthz", "port": "http"} and .readinessProbe.httpGet == {"path": "/readyz", "port": "http"}'
 	check "resources: memory limit 128Mi, requests set" "$D" \
 		"$CT"' | .resources.limits.memory == "128Mi" and .resources.requests.memory != null and .resources.requests.cpu != null'
-	check "not privileged: drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ" "$D" \
-		"$CT"' | .securityContext | .privileged == false and .capabilities.drop == ["ALL"]
-		 and (.capabilities.add | sort) == ["AUDIT_READ", "BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE"]
-		 and .runAsUser == 0 and .readOnlyRootFilesystem == true and .seccompProfile.type == "Unconfined"'
+	# Every security field, exactly (tests/image/image_privileges.sh runs the image under
+	# this context and shows each capability is needed).
+	check "securityContext: uid/gid 65532, non-root, read-only root, no escalation, drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ, Localhost seccomp" "$D" \
+		"$CT"' | .securityContext == {"runAsUser": 65532, "runAsGroup": 65532, "runAsNonRoot": true,
+		 "readOnlyRootFilesystem": true, "privileged": false, "allowPrivilegeEscalation": false,
+		 "capabilities": {"drop": ["ALL"], "add": ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "AUDIT_READ"]},
+		 "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/hgdiag-agent.json"}}'
+	check "no pod-level securityContext, no privileged sidecar: one container" "$D" \
+		"$DS"' | .spec.template.spec | (has("securityContext") | not) and (.containers | length) == 1 and (has("initContainers") | not)'
+	check "host namespaces: PID and network only (no hostIPC)" "$D" \
+		"$DS"' | .spec.template.spec | .hostPID == true and .hostNetwork == true and (has("hostIPC") | not)'
+	check "host mounts: /sys/kernel/btf and /sys/fs/cgroup only, read-only" "$D" \
+		"$DS"' | .spec.template.spec | ([.volumes[] | .hostPath.path] == ["/sys/kernel/btf", "/sys/fs/cgroup"])
+		 and all(.containers[0].volumeMounts[]; .readOnly == true)'
+	check "the Localhost profile the chart names is the file it ships" "$D" \
+		"$CT"' | .securityContext.seccompProfile.localhostProfile == "profiles/hgdiag-agent.json"'
+	[ -f "$CHART/files/hgdiag-agent-seccomp.json" ] && jq -e '.defaultAction == "SCMP_ACT_ERRNO"
+		and any(.syscalls[]; .names == ["bpf"] and .action == "SCMP_ACT_ALLOW")
+		and all(.syscalls[]; (has("includes") or has("excludes")) | not)' "$CHART/files/hgdiag-agent-seccomp.json" >/dev/null &&
+		pass "files/hgdiag-agent-seccomp.json: default refuse, bpf allowed, resolved (no includes/excludes)" ||
+		fail "files/hgdiag-agent-seccomp.json missing or not the agent's profile"
 	check "mounts /sys/kernel/btf and /sys/fs/cgroup read-only from the host" "$D" \
 		"$DS"' | .spec.template.spec as $p | ($p.containers[0].volumeMounts | map({(.name): [.mountPath, .readOnly]}) | add) as $m
 		 | ($p.volumes | map({(.name): .hostPath.path}) | add) as $v
@@ -114,6 +131,7 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 	C=$T/custom.json
 	check "custom: only the DaemonSet, named prod-hgdiag-agent" "$C" \
 		'map(.kind) == ["DaemonSet"] and .[0].metadata.name == "prod-hgdiag-agent" and .[0].metadata.labels["app.kubernetes.io/instance"] == "prod"'
+	check "custom: ServiceMonitor off unless asked" "$C" '[.[].kind] | index("ServiceMonitor") == null'
 	check "custom: privileged, no capability list, no host network, no priority class" "$C" \
 		"$CT"' | .securityContext.privileged == true and (.securityContext | has("capabilities") | not)'
 	check "custom: pod spec" "$C" "$DS"' | .spec.template.spec | (has("hostNetwork") | not) and (has("priorityClassName") | not) and .hostPID == true'
@@ -124,6 +142,20 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 	check "custom: port 9500, service account custom-sa, image tag dev, own annotations only" "$C" \
 		"$CT"' | .ports[0].containerPort == 9500 and .image == "hgdiag/hgdiag-agent:dev"'
 	check "custom: pod metadata" "$C" "$DS"' | .spec.template | .spec.serviceAccountName == "custom-sa" and .metadata.annotations == {"team": "platform"}'
+fi
+
+# --- the optional ServiceMonitor ---
+printf 'serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}\n' >"$T/sm-values.yaml"
+if render sm -f "$T/sm-values.yaml"; then
+	check "ServiceMonitor: the Service's metrics port, /metrics every 15s, selecting the Service, with the asked label" "$T/sm.json" \
+		'(.[] | select(.kind == "Service") | .metadata.labels) as $svc | .[] | select(.kind == "ServiceMonitor")
+		 | .apiVersion == "monitoring.coreos.com/v1" and .metadata.labels.release == "prometheus"
+		 and .spec.endpoints == [{"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]
+		 and (.spec.selector.matchLabels as $s | $svc | contains($s)) and .spec.namespaceSelector.matchNames == ["'"$NS"'"]'
+fi
+printf 'serviceMonitor: {enabled: true}\nservice: {enabled: false}\n' >"$T/sm2-values.yaml"
+if render sm2 -f "$T/sm2-values.yaml"; then
+	check "no ServiceMonitor without the Service it selects" "$T/sm2.json" '[.[].kind] | index("ServiceMonitor") == null'
 fi
 
 # --- the opt-in role for CLI users ---
@@ -137,8 +169,9 @@ fi
 
 # --- NOTES.txt ---
 if "$RENDER" -namespace "$NS" -notes "$CHART" >"$T/notes.txt" 2>&1 \
-	&& grep -q "rollout status daemonset/hgdiag-agent" "$T/notes.txt" && ! grep -q "no value" "$T/notes.txt"; then
-	pass "NOTES.txt renders with the DaemonSet's name"
+	&& grep -q "rollout status daemonset/hgdiag-agent" "$T/notes.txt" && ! grep -q "no value" "$T/notes.txt" \
+	&& grep -q "kubectl hgdiag pod NAME -n NAMESPACE" "$T/notes.txt" && grep -q "Localhost profiles/hgdiag-agent.json" "$T/notes.txt"; then
+	pass "NOTES.txt renders with the DaemonSet's name, kubectl hgdiag pod and the seccomp profile to install"
 else
 	fail "NOTES.txt: $(cat "$T/notes.txt")"
 fi
