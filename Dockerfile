@@ -57,7 +57,7 @@ WORKDIR /app
 # runtime already put in the permitted set — the chart's capabilities.add — and never
 # more. The agent drops all but CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH once attached.
 # Reading other processes' /proc entries needs those capabilities, not uid 0 (the test
-# tests/integration/image_privileges.sh runs this image as 65532 under the chart's context).
+# tests/image/image_privileges.sh runs this image as 65532 under the chart's context).
 USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/app/bin/hgdiag-agent"]
