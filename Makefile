@@ -143,7 +143,7 @@ seccomp-profile: $(BUILD)/tools/seccomp-localhost
 	$(BUILD)/tools/seccomp-localhost data/seccomp-default.json --allow bpf > $(AGENT_SECCOMP).tmp
 	mv $(AGENT_SECCOMP).tmp $(AGENT_SECCOMP)
 
-test-image: image $(HELPER_BINS) $(TOOL_BINS)
+test-image: image all $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) TESTS_ONLY=image tests/run-tests.sh
 
 bench: deps all $(HELPER_BINS)

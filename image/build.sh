@@ -108,6 +108,8 @@ bh bud --quiet --layers=false --pull=never \
 # --- 4. the OCI archive, and what is in it ---
 rm -f "$OUT/$NAME.oci.tar"
 bh push --quiet "$REPO:$TAG" "oci-archive:$OUT/$NAME.oci.tar:$TAG" >/dev/null
+# Earlier builds of the tag are dangling now: vfs stores every image whole, so prune them.
+bh rmi --prune >/dev/null 2>&1 || true
 echo "$TAG" >"$OUT/tag"
 echo "$REPO" >"$OUT/repository"
 # Size and file count, from the archive itself: the OCI layout inside it, its manifest,
