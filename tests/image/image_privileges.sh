@@ -11,9 +11,14 @@
 # hostNetwork, the args, NODE_NAME and the memory limit. The image is unpacked with
 # umoci, so its USER, WORKDIR and ENTRYPOINT are the image's own.
 #
-# Inside, the agent must attach, see a real denial of another hardened runc container
-# (running as uid 1000: a workload's uid that is not the agent's) and serve it at
-# /v1/denials and /metrics. Then each capability of the chart is removed alone and what
+# The agent runs in Kubernetes mode against the API-server double (tests/kube-double): a
+# kubeconfig in a read-only directory mount stands in for the service account the kubelet
+# projects (the double speaks plain HTTP, the in-cluster configuration wants HTTPS); it
+# is the one thing added to the rendered pod, with the --kubeconfig argument (extraArgs).
+# Inside, the agent must attach, get ready, see a real denial of another hardened runc
+# container (running as uid 1000: a workload's uid that is not the agent's), attribute it
+# to its pod and serve it at /v1/pods/{namespace}/{name} (to a caller the API server
+# accepts) and /metrics. Then each capability of the chart is removed alone and what
 # breaks is shown; a capability whose removal breaks nothing fails the test (remove it
 # from the chart).
 . "$(dirname "$0")/../lib.sh"
@@ -36,6 +41,33 @@ if ! out=$(umoci unpack --image "$T/layout:$TAG" "$T/agent" 2>&1); then
 fi
 cp "$T/agent/config.json" "$T/agent/image-config.json"
 
+# --- the API-server double, and the kubeconfig the agent reads ---
+(cd "$HG_ROOT" && BUILD=$BUILD tests/kube-double/build.sh) || { echo "cannot build the API-server double"; exit 1; }
+TEMPLATE=$HG_ROOT/tests/data/kube/pod-template.json
+NODE=$(jq -r .spec.nodeName "$TEMPLATE")
+TOKEN=t0k
+"$HG_ROOT/$BUILD/kube-double" --template "$TEMPLATE" --token "$TOKEN" --node "$NODE" >"$T/double.log" 2>&1 &
+hg_on_exit "kill $!"
+for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
+API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
+[ -n "$API" ] || { echo "the double did not start: $(cat "$T/double.log")"; exit 1; }
+mkdir -p "$T/kube"
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: %s}\n' \
+	"$API" "$TOKEN" >"$T/kube/kubeconfig"
+chmod 0644 "$T/kube/kubeconfig"
+KUBE_DIR=/var/run/hgdiag-test
+# post_pod NAMESPACE NAME UID CONTAINER ID: the pod (one container) on the double's node.
+post_pod() {
+	local pod
+	pod=$(jq -c --arg ns "$1" --arg n "$2" --arg u "$3" --arg c "$4" --arg id "containerd://$5" '
+		.metadata.namespace = $ns | .metadata.name = $n | .metadata.uid = $u
+		| .spec.containers = [.spec.containers[0] | .name = $c]
+		| .status.containerStatuses = [.status.containerStatuses[0] | .name = $c | .containerID = $id]' "$TEMPLATE")
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+}
+# v1 PATH: GET /v1/PATH as the double's user (who may read everything).
+v1() { curl -s -H "Authorization: Bearer $TOKEN" "$HG_AGENT_URL/v1/$1"; }
+
 # --- the chart, rendered ---
 if ! out=$(cd "$HG_ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
 	GOCACHE="$HG_ROOT/$BUILD/go-cache" go build -o "$RENDER" ./tests/helm-render 2>&1); then
@@ -44,7 +76,7 @@ fi
 # The agent shares the host's network (hostNetwork): a port of its own, so tests running
 # at the same time never collide. Everything else is the chart's default.
 PORT=$((20000 + RANDOM % 20000))
-printf 'port: %d\n' "$PORT" >"$T/values.yaml"
+printf 'port: %d\nextraArgs: [--kubeconfig, %s/kubeconfig]\n' "$PORT" "$KUBE_DIR" >"$T/values.yaml"
 "$RENDER" -namespace hgdiag-system -json -f "$T/values.yaml" "$CHART" >"$T/chart.json" || { echo "render failed"; exit 1; }
 jq '.[] | select(.kind == "DaemonSet")' "$T/chart.json" >"$T/ds.json"
 CT='.spec.template.spec.containers[0]'
@@ -85,7 +117,6 @@ case $mem in
 *) echo "memory limit $mem: not mapped"; exit 1 ;;
 esac
 
-NODE=node-image-test
 AGENT_POD=$(cat /proc/sys/kernel/random/uuid)
 # agent_config CAP_NAME...: the agent bundle's config.json: the image's config (umoci) with
 # the rendered pod and container settings applied, the capability sets being CAP_NAME...
@@ -123,7 +154,8 @@ agent_config() {
 		| if $seccomp == null then del(.linux.seccomp) else .linux.seccomp = $seccomp end
 		| if $mem == null then . else .linux.resources.memory = {limit: $mem} end
 		| .linux.cgroupsPath = $cg
-		' "$T/agent/image-config.json" >"$T/agent/config.json"
+		| .mounts += [{destination: $kubedir, type: "bind", source: $kubesrc, options: ["rbind", "rprivate", "ro", "nosuid", "nodev"]}]
+		' --arg kubedir "$KUBE_DIR" --arg kubesrc "$T/kube" "$T/agent/image-config.json" >"$T/agent/config.json"
 }
 hg_on_exit "rmdir /sys/fs/cgroup/kubepods/burstable/pod$AGENT_POD"
 
@@ -150,6 +182,11 @@ stop_agent() {
 		sleep 0.1
 	done
 	hg_runc delete -f "$AGENT_ID" >/dev/null 2>&1
+	# The next agent listens on the same port (the chart's, on the host's network).
+	for ((i = 0; i < 50; i++)); do
+		[ -z "$(ss -Htln "sport = :$PORT")" ] && break
+		sleep 0.1
+	done
 }
 agent_log() { grep -v '^libbpf' "$T/agent.err" | head -n "${1:-5}"; }
 
@@ -163,15 +200,28 @@ echo "listen 8080" >"$(hg_runc_bundle victim)/rootfs/srv/app/settings.conf"
 chown 1000:1000 "$(hg_runc_bundle victim)/rootfs/srv/app/settings.conf"
 hg_runc_args victim /usr/bin/provoke linger 120 touch /srv/app/settings.conf
 VICTIM_COND='any(.denials[]; .kind == "readonly_fs" and .path == "/srv/app/settings.conf")'
-# run_victim: a new pod of the workload; sets VICTIM (its id) and VICTIM_C (its object in
-# /v1/denials, once the denial is there, else empty).
+VICTIM_N=0
+# run_victim: a new pod of the workload, shop/app-N, known to the double before it starts;
+# sets VICTIM (its id), VICTIM_POD (its name) and VICTIM_C (its container in the pod's
+# document at /v1/pods/shop/app-N once the denial is there, else empty).
 run_victim() {
+	local i doc
 	hg_runc_stop victim
 	hg_runc_new_id victim
 	VICTIM=$(hg_runc_id victim)
+	VICTIM_N=$((VICTIM_N + 1))
+	VICTIM_POD=app-$VICTIM_N
 	VICTIM_C=
+	post_pod shop "$VICTIM_POD" "$(hg_runc_pod victim)" app "$VICTIM" || { echo "the double refused the pod"; return 1; }
 	hg_runc_start victim || { echo "victim did not start: $(cat "$(hg_runc_bundle victim)/err")"; return 1; }
-	VICTIM_C=$(hg_wait_container "$VICTIM" "$VICTIM_COND" 20) || VICTIM_C=
+	for ((i = 0; i < 100; i++)); do
+		doc=$(v1 "pods/shop/$VICTIM_POD")
+		VICTIM_C=$(echo "$doc" | jq -c --arg id "$VICTIM" '.containers[]? | select(.id == $id and .name == "app")
+			| select(any(.denials[]; .kind == "readonly_fs" and .path == "/srv/app/settings.conf"))' 2>/dev/null)
+		[ -n "$VICTIM_C" ] && return 0
+		sleep 0.2
+	done
+	VICTIM_DOC=$doc
 }
 cap_hex() { printf '%016x' "$1"; }
 capmask() {
@@ -187,6 +237,7 @@ capmask() {
 
 # --- 1. the chart's context, as rendered ---
 agent_config "${CHART_CAPS[@]}" || { fail "cannot build the agent's config"; hg_done; exit; }
+post_pod hgdiag-system hgdiag-agent-x1 "$AGENT_POD" agent "$AGENT_ID"
 if start_agent; then
 	pass "the agent attaches in the image under the chart's context: $(grep -o 'attached[^"]*' "$T/agent.err" | head -1)"
 else
@@ -212,23 +263,30 @@ else
 fi
 grep -q "audit netlink unavailable" "$T/agent.err" && fail "audit: $(grep 'audit netlink' "$T/agent.err")" ||
 	pass "audit netlink joined (no 'audit netlink unavailable')"
+grep -q "Kubernetes mode" "$T/agent.err" && pass "Kubernetes mode: $(grep -o 'attached[^"]*' "$T/agent.err" | head -1)" ||
+	fail "not in Kubernetes mode: $(agent_log 5)"
+for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_URL/readyz")" = 200 ] && break; sleep 0.1; done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_URL/readyz")" = 200 ] && pass "/readyz 200: attached and the node's pods synced" ||
+	fail "/readyz: $(curl -s "$HG_AGENT_URL/readyz")"
 
 run_victim
 if [ -n "$VICTIM_C" ]; then
-	pass "the workload's EROFS on /srv/app/settings.conf is at /v1/denials"
+	pass "the workload's EROFS on /srv/app/settings.conf is at /v1/pods/shop/$VICTIM_POD, container app"
 	FULL_C=$VICTIM_C
 else
-	fail "no denial for the workload ${VICTIM:0:12}: $(curl -s "$HG_AGENT_URL/v1/denials" | head -c 400)"
+	fail "no denial for the workload ${VICTIM:0:12} at /v1/pods/shop/$VICTIM_POD: $(echo "${VICTIM_DOC:-}" | head -c 400)"
 	FULL_C='{}'
 fi
+c=$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_URL/v1/pods/shop/$VICTIM_POD")
+[ "$c" = 401 ] && pass "/v1 without a token: 401 (the agent asks the API server who calls)" || fail "/v1 without a token: $c"
 hg_expect "the image was read through /proc/<pid>/root: /srv/app has content, so no emptyDir there" "$FULL_C" \
 	'any(.suggestions[]; .kind == "writable_path" and (.summary | test("Do not mount an emptyDir at /srv/app")) and (.why | test("settings.conf")))'
 metrics=$(curl -sf "$HG_AGENT_URL/metrics")
-echo "$metrics" | grep -E '^hgdiag_denials_total\{' | grep "container=\"${VICTIM:0:12}" | grep -q 'kind="readonly_fs",reason="openat"' &&
-	pass "/metrics counts it: $(echo "$metrics" | grep -E '^hgdiag_denials_total\{' | grep "${VICTIM:0:12}" | head -1)" ||
+echo "$metrics" | grep -qF "hgdiag_denials_total{namespace=\"shop\",pod=\"$VICTIM_POD\",container=\"app\",kind=\"readonly_fs\",reason=\"openat\"} 1" &&
+	pass "/metrics counts it: $(echo "$metrics" | grep -F "pod=\"$VICTIM_POD\"" | head -1)" ||
 	fail "/metrics: $(echo "$metrics" | grep -E '^hgdiag_denials_total' | head -5)"
-own=$(hg_agent_container "$AGENT_ID")
-[ -z "$own" ] || [ "$(echo "$own" | jq '.denials | length')" -eq 0 ] &&
+own=$(v1 pods/hgdiag-system/hgdiag-agent-x1)
+echo "$own" | jq -e --arg id "$AGENT_ID" '.pod.name == "hgdiag-agent-x1" and ([.containers[]? | select(.id == $id) | .denials[]] | length) == 0' >/dev/null &&
 	pass "the agent's own container has no denial (its seccomp profile and capabilities refuse it nothing)" ||
 	fail "the agent's own container was refused: $(echo "$own" | jq -c '[.denials[] | {kind, syscall, errno, capability, path}]')"
 stop_agent
@@ -242,6 +300,7 @@ for cap in "${CHART_CAPS[@]}"; do
 	broke=()
 	if ! start_agent; then
 		broke+=("the agent does not attach: $(agent_log 1)")
+		stop_agent
 	else
 		grep -q "audit netlink unavailable" "$T/agent.err" && broke+=("$(grep -o 'audit netlink unavailable[^"]*' "$T/agent.err" | head -1 | cut -c1-140)")
 		run_victim
