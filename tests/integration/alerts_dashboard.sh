@@ -337,11 +337,19 @@ for p in "Denial rate by namespace|$OURS" \
 	"Denials by container|$OURS and .pod == \"web-0\" and .container == \"$CTR_NAME\" and .kind == \"readonly_fs\" and .reason == \"openat\"" \
 	"Top reasons|.kind == \"readonly_fs\" and .reason == \"openat\"" \
 	"Denial rate by kind|.kind == \"readonly_fs\"" \
-	"Agent builds|(.version | length) > 0 and (.kernel | length) > 0"; do
+	"Agent builds|(.version | length) > 0 and (.kernel | length) > 0" \
+	"Pods with denials|true"; do
 	t=${p%%|*}
 	s=$(panel_shows "$t" "${p#*|}")
 	[ -n "$s" ] && pass "panel \"$t\" shows $s" || fail "panel \"$t\": no series with ${p#*|}"
 done
+# The count over the range includes the container's first denial, which increase()
+# alone misses (the series starts with it).
+PANEL_EXPR=$(jq -r "$PANELS | .[] | select(.title == \"Denials in the range\") | .targets[0].expr
+	| gsub(\"\\\\\$namespace\"; \"$POD_NS\") | [.] | $DASH_VARS | .[0]" "$D")
+v=$(curl -sfG --data-urlencode "query=$PANEL_EXPR" "$PROM_URL/api/v1/query" | jq -r '.data.result[0].value[1]')
+awk -v v="$v" 'BEGIN { exit !(v >= 1) }' && pass "panel \"Denials in the range\" counts the first denial: $v" \
+	|| fail "panel \"Denials in the range\": $v"
 
 stop_prometheus
 hg_stop_agent && pass "agent: clean exit" || fail "agent exit status $?"
