@@ -6,6 +6,7 @@
 #include <time.h>
 #include <sys/random.h>
 #include "authcache.h"
+#include "util.h"
 
 struct entry {
 	uint8_t key[HG_SHA256_LEN];
@@ -27,9 +28,7 @@ struct hg_authcache {
 static int64_t mono_ms(void *ctx)
 {
 	(void)ctx;
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return (int64_t)hg_mono_ms();
 }
 
 int hg_authcache_new(struct hg_authcache **out, const struct hg_authcache_opts *opts)

@@ -11,6 +11,7 @@
 #include "errmsg.h"
 #include "authz.h"
 #include "cliproxy.h"
+#include "util.h"
 
 #define TOKEN_REVIEWS  "/apis/authentication.k8s.io/v1/tokenreviews"
 #define ACCESS_REVIEWS "/apis/authorization.k8s.io/v1/subjectaccessreviews"
@@ -29,9 +30,7 @@ struct hg_authz {
 static int64_t mono_ms(void *ctx)
 {
 	(void)ctx;
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return (int64_t)hg_mono_ms();
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)

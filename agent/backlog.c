@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "backlog.h"
+#include "util.h"
 
 struct hg_backlog {
 	pthread_mutex_t lock;
@@ -11,13 +12,6 @@ struct hg_backlog {
 	size_t cap, head, len;
 	struct hg_backlog_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 int hg_backlog_new(struct hg_backlog **out, size_t capacity)
 {
@@ -56,7 +50,7 @@ int hg_backlog_push(struct hg_backlog *b, const struct hg_origin *origin,
 		e->origin = *origin;
 		e->denial = *denial;
 		e->count = count;
-		e->queued_ns = now_ns();
+		e->queued_ns = hg_mono_ns();
 		b->len++;
 		b->st.pushed++;
 	}

@@ -10,16 +10,12 @@
 #include "cli.h"
 #include "cliproxy.h"
 #include "kubeconfig.h"
+#include "util.h"
 
 #ifndef HGDIAG_VERSION
 #define HGDIAG_VERSION "0.0.0"
 #endif
 
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 /* ---- YAML ------------------------------------------------------------------------- */
 

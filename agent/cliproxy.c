@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include "errmsg.h"
 #include "cliproxy.h"
+#include "util.h"
 
 #ifndef HGDIAG_VERSION
 #define HGDIAG_VERSION "0.0.0"
@@ -15,11 +16,6 @@
 /* Answers bigger than this are no pod, pod list or diagnosis we want. */
 #define MAX_ANSWER (64u << 20)
 
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 static void curl_freep(char **p)
 {

@@ -26,11 +26,14 @@
 #include "http.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "health.h"
+#include "loop.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "probe.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
 
 struct agent_opts {
 	const char *listen;
@@ -135,75 +138,23 @@ static void log_stats(struct hg_probe *probe, const struct hg_pipeline *pl)
 		(unsigned long long)st[HG_STAT_UNCOUNTED_LOST]);
 }
 
-/* Everything the HTTP threads may look at; counters are read with atomic loads. */
+/* The agent: its modules (shared with the HTTP threads and the health figures) and what
+ * only the event loop uses. */
 struct agent {
-	struct hg_probe *probe;
-	struct hg_pipeline pl;
-	struct hg_audit_netlink *audit_nl;
-	struct hg_audit_file *audit_file;
+	struct hg_agent_parts parts;
 	struct hg_kubeconfig *kubeconfig;
-	struct hg_kube *kube;            /* NULL in standalone mode */
 	struct hg_authz *authz;          /* Kubernetes mode: who may read /v1 */
-	struct hg_backlog *backlog;
-	volatile int attached;
-	volatile int pods_changed;       /* set by the pod watcher, read by the event loop */
-	char degraded[1024];             /* hooks missing, one line each, for /readyz (set once) */
+	struct hg_loop *loop;
+	struct hg_store *store;
+	const char *audit_file_path;     /* --audit-file, retried while it cannot be opened */
+	char state_path[4096];           /* "": no state saves */
 };
-
-/* Says once per hook how it runs when not in its preferred form, or what its absence
- * costs; keeps the degraded hooks' sentences for /readyz. */
-static void report_hooks(struct agent *a)
-{
-	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
-	int n = hg_probe_hook_forms(a->probe, forms, HG_HOOK_FORMS_MAX);
-	size_t used = 0;
-
-	for (int h = 0; h < HG_HOOK_MAX; h++) {
-		const char *form = hg_probe_hook_form(a->probe, h);
-		char why[512] = "";
-		size_t wl = 0;
-		for (int i = 0; i < n; i++) {
-			if (forms[i].hook != (enum hg_hook)h || !forms[i].reason[0])
-				continue;
-			wl += (size_t)snprintf(why + wl, wl < sizeof(why) ? sizeof(why) - wl : 0, "%s%s",
-					       wl ? "; " : "", forms[i].reason);
-			if (wl >= sizeof(why))
-				break;
-		}
-		if (form && why[0]) {
-			fprintf(stderr, "hgdiag-agent: hook %s runs as %s (%s)\n", hg_hook_name(h), form, why);
-		} else if (!form) {
-			fprintf(stderr, "hgdiag-agent: hook %s unavailable (%s): %s\n", hg_hook_name(h), why,
-				hg_hook_cost(h));
-			used += (size_t)snprintf(a->degraded + used,
-						 used < sizeof(a->degraded) ? sizeof(a->degraded) - used : 0,
-						 "degraded: hook %s unavailable: %s\n", hg_hook_name(h),
-						 hg_hook_cost(h));
-			if (used >= sizeof(a->degraded))
-				used = sizeof(a->degraded) - 1;
-		}
-	}
-}
-
-static const char *agent_ready(void *ctx)
-{
-	struct agent *a = ctx;
-	if (!__atomic_load_n(&a->attached, __ATOMIC_ACQUIRE))
-		return "BPF programs not attached yet";
-	if (a->kube) {
-		struct hg_kube_stats st;
-		hg_kube_get_stats(a->kube, &st);
-		if (!st.ready)
-			return "the first pod list from the Kubernetes API is not synced yet";
-	}
-	return NULL;
-}
 
 static int agent_pod_lookup(const char *ns, const char *name, char uid[HG_POD_UID_MAX], void *ctx)
 {
 	struct agent *a = ctx;
 	static __thread struct hg_pod_info info;   /* large: not on an HTTP thread's stack */
-	int r = hg_kube_find_pod(a->kube, ns, name, &info);
+	int r = hg_kube_find_pod(a->parts.kube, ns, name, &info);
 	if (r < 0)
 		return r;
 	snprintf(uid, HG_POD_UID_MAX, "%s", info.uid);
@@ -217,9 +168,9 @@ static int agent_pod_cmds(const struct hg_stored_container *c, struct hg_pod_cmd
 	static __thread struct hg_pod_info info;   /* large: not on an HTTP thread's stack */
 	if (!c->container_name[0])
 		return -ENOENT;
-	int r = c->origin.pod_uid[0] ? hg_kube_lookup_pod(a->kube, c->origin.pod_uid, &info) : -ENOENT;
+	int r = c->origin.pod_uid[0] ? hg_kube_lookup_pod(a->parts.kube, c->origin.pod_uid, &info) : -ENOENT;
 	if (r < 0 && c->pod_name[0])
-		r = hg_kube_find_pod(a->kube, c->pod_namespace, c->pod_name, &info);
+		r = hg_kube_find_pod(a->parts.kube, c->pod_namespace, c->pod_name, &info);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < info.n_containers && i < HG_POD_MAX_CONTAINERS; i++)
@@ -235,105 +186,7 @@ static void agent_on_pod(const struct hg_pod_info *pod, void *ctx)
 	struct agent *a = ctx;
 	(void)pod;
 	/* Attribution happens on the event loop: the pipeline is single-threaded. */
-	__atomic_store_n(&a->pods_changed, 1, __ATOMIC_RELEASE);
-}
-
-static uint64_t load64(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-static void add_count(struct hg_metric_count *arr, size_t *n, const char *label, uint64_t v)
-{
-	if (*n >= HG_METRICS_SOURCES_MAX)
-		return;
-	snprintf(arr[*n].label, sizeof(arr[*n].label), "%s", label);
-	arr[*n].value = v;
-	(*n)++;
-}
-
-static bool bpf_stats_enabled(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
-	int v = 0;
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v == 1;
-}
-
-static void audit_lost(const struct hg_audit_stats *st, uint64_t *lost)
-{
-	if (st)
-		*lost += st->unparsable + st->too_long + st->read_errors + st->overruns;
-}
-
-static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
-{
-	struct agent *a = ctx;
-	uint64_t st[HG_STAT_MAX] = { 0 };
-	uint64_t audit_lost_n = 0;
-
-	hg_probe_read_stats(a->probe, st);
-	add_count(m->events_seen, &m->n_events_seen, "ebpf", load64(&a->pl.records));
-	add_count(m->events_seen, &m->n_events_seen, "audit", load64(&a->pl.audit_records));
-	/* Denials neither counted in the kernel nor delivered: the counts are short by this. */
-	add_count(m->events_lost, &m->n_events_lost, "ebpf",
-		  st[HG_STAT_UNCOUNTED_LOST] + load64(&a->pl.malformed));
-	/* Sample records the ring buffer had no room for: the counts stay exact. */
-	add_count(m->events_lost, &m->n_events_lost, "ebpf_ringbuf", st[HG_STAT_RB_LOST]);
-	add_count(m->events_lost, &m->n_events_lost, "ebpf_pending_exec", st[HG_STAT_PENDING_FULL]);
-	/* Program runs the kernel skipped (one probe program preempted by another run of
-	 * itself on the same CPU): whatever they would have seen is lost. */
-	add_count(m->events_lost, &m->n_events_lost, "ebpf_missed_runs", hg_probe_missed_runs(a->probe));
-	if (a->audit_nl)
-		audit_lost(hg_audit_netlink_stats(a->audit_nl), &audit_lost_n);
-	if (a->audit_file)
-		audit_lost(hg_audit_file_stats(a->audit_file), &audit_lost_n);
-	add_count(m->events_lost, &m->n_events_lost, "audit", audit_lost_n);
-	m->pods_tracked = -1;
-	m->kube_last_sync_age_seconds = -1;
-	if (hg_probe_ringbuf_usage(a->probe, &m->ringbuf_size_bytes, &m->ringbuf_used_bytes) < 0)
-		m->ringbuf_size_bytes = m->ringbuf_used_bytes = 0;
-	if (a->kube) {
-		struct hg_kube_stats ks;
-		struct hg_backlog_stats bs;
-		struct timespec now;
-		hg_kube_get_stats(a->kube, &ks);
-		hg_backlog_get_stats(a->backlog, &bs);
-		clock_gettime(CLOCK_REALTIME, &now);
-		m->kubernetes = true;
-		m->pods_tracked = (int64_t)ks.pods_tracked;
-		m->kube_watch_restarts = ks.watch_restarts;
-		if (ks.last_sync_ms > 0)
-			m->kube_last_sync_age_seconds =
-				(double)((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ks.last_sync_ms) / 1000.0;
-		m->backlog = bs.queued;
-		m->backlog_max = 4096;
-		add_count(m->events_lost, &m->n_events_lost, "kube", ks.decode_errors);
-		add_count(m->events_lost, &m->n_events_lost, "backlog", bs.overflow);
-	}
-	m->bpf_stats_enabled = bpf_stats_enabled();
-	if (m->bpf_stats_enabled) {
-		struct hg_prog_stats ps[HG_METRICS_PROGS_MAX];
-		int n = hg_probe_prog_stats(a->probe, ps, HG_METRICS_PROGS_MAX);
-		for (int i = 0; i < n; i++) {
-			snprintf(m->progs[i].name, sizeof(m->progs[i].name), "%s", ps[i].name);
-			m->progs[i].run_time_ns = ps[i].run_time_ns;
-			m->progs[i].run_cnt = ps[i].run_cnt;
-		}
-		m->n_progs = n > 0 ? (size_t)n : 0;
-	}
-	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
-	int nf = hg_probe_hook_forms(a->probe, forms, HG_HOOK_FORMS_MAX);
-	for (int i = 0; i < nf && i < HG_METRICS_HOOKS_MAX; i++) {
-		struct hg_hook_metric *hm = &m->hooks[m->n_hooks++];
-		snprintf(hm->hook, sizeof(hm->hook), "%s", hg_hook_name(forms[i].hook));
-		snprintf(hm->form, sizeof(hm->form), "%s", forms[i].form);
-		snprintf(hm->state, sizeof(hm->state), "%s", hg_hook_state_name(forms[i].state));
-	}
+	__atomic_store_n(&a->parts.pods_changed, 1, __ATOMIC_RELEASE);
 }
 
 /* The RuntimeDefault-like profile: beside the binary in a build tree, else installed. */
@@ -367,27 +220,17 @@ static void host_of(const char *listen, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)n, listen);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Kubernetes mode: a container whose pod is gone from the watch (deleted, past its grace)
  * and that has been quiet for 5 minutes leaves the store, and so do its metric series. */
 static bool pod_gone(const struct hg_stored_container *c, void *ctx)
 {
 	struct agent *a = ctx;
 	struct hg_pod_ref ref;
-	struct timespec now;
 	if (!c->pod_name[0])
 		return false;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	if (c->last_seen_ns + 300ull * 1000000000ull > now_ns)
+	if (c->last_seen_ns + 300ull * 1000000000ull > hg_real_ns())
 		return false;
-	return hg_kube_lookup_origin(a->kube, &c->origin, &ref) < 0;
+	return hg_kube_lookup_origin(a->parts.kube, &c->origin, &ref) < 0;
 }
 
 static void save_state(struct hg_store *store, const char *path)
@@ -397,26 +240,115 @@ static void save_state(struct hg_store *store, const char *path)
 		fprintf(stderr, "hgdiag-agent: cannot save state to %s: %s\n", path, strerror(-r));
 }
 
-enum { TAG_RINGBUF = 1, TAG_AUDIT_NETLINK, TAG_AUDIT_FILE };
-
-static int epoll_add(int ep, int fd, uint32_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
 static void open_audit(struct agent *a, const struct agent_opts *opts)
 {
-	int r = hg_audit_netlink_open(&a->audit_nl);
+	int r = hg_audit_netlink_open(&a->parts.audit_nl);
 	if (r < 0)
 		fprintf(stderr, "hgdiag-agent: audit netlink unavailable (%s): AppArmor and seccomp-kill "
 			"audit records are not read from it\n", strerror(-r));
 	if (opts->audit_file) {
-		r = hg_audit_file_open(opts->audit_file, false, &a->audit_file);
+		r = hg_audit_file_open(opts->audit_file, false, &a->parts.audit_file);
 		if (r < 0)
 			fprintf(stderr, "hgdiag-agent: cannot follow --audit-file %s: %s; will retry\n",
 				opts->audit_file, strerror(-r));
 	}
+}
+
+/* The event loop's work: records as they arrive, and timers. */
+static void on_ringbuf(void *ctx)
+{
+	struct agent *a = ctx;
+	hg_probe_consume(a->parts.probe);
+}
+
+static void on_audit_netlink(void *ctx)
+{
+	struct agent *a = ctx;
+	hg_audit_netlink_read(a->parts.audit_nl, hg_pipeline_on_audit, &a->parts.pl);
+}
+
+static void on_audit_file(void *ctx)
+{
+	struct agent *a = ctx;
+	hg_audit_file_poll(a->parts.audit_file, hg_pipeline_on_audit, &a->parts.pl);
+}
+
+/* The exact totals of the kernel's aggregation map, four times a second. */
+static void read_counts(uint64_t now_ms, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)now_ms;
+	hg_probe_read_counts(a->parts.probe, hg_pipeline_on_count, &a->parts.pl);
+}
+
+#define BACKLOG_MAX_AGE_NS (30ull * 1000000000ull)
+
+/* The pod watcher saw a change: records waiting for their pod may have one now. */
+static void attribute_on_pod_change(uint64_t now_ms, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)now_ms;
+	if (__atomic_exchange_n(&a->parts.pods_changed, 0, __ATOMIC_ACQ_REL))
+		hg_pipeline_attribute_backlog(&a->parts.pl, BACKLOG_MAX_AGE_NS);
+}
+
+static void save_state_now(uint64_t now_ms, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)now_ms;
+	save_state(a->store, a->state_path);
+}
+
+static void expire_gone_pods(uint64_t now_ms, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)now_ms;
+	hg_store_remove_if(a->store, pod_gone, a);
+}
+
+/* Every second: the backlog's old records are given up on (attributed to what is known),
+ * and the audit file is polled — files can change without an inotify wakeup (rotation by
+ * copy) — or opened, when it could not be at start. */
+static void each_second(uint64_t now_ms, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)now_ms;
+	hg_pipeline_attribute_backlog(&a->parts.pl, BACKLOG_MAX_AGE_NS);
+	if (a->audit_file_path && !a->parts.audit_file) {
+		struct hg_audit_file *f;
+		if (hg_audit_file_open(a->audit_file_path, true, &f) == 0) {
+			__atomic_store_n(&a->parts.audit_file, f, __ATOMIC_RELEASE);
+			if (hg_loop_add_fd(a->loop, hg_audit_file_fd(f), on_audit_file, a) < 0)
+				fprintf(stderr, "hgdiag-agent: --audit-file %s is polled once a second only\n",
+					a->audit_file_path);
+		}
+	}
+	if (a->parts.audit_file)
+		hg_audit_file_poll(a->parts.audit_file, hg_pipeline_on_audit, &a->parts.pl);
+}
+
+/* The loop's inputs and timers. HGDIAG_STATE_SAVE_MS: the save interval (tests; default
+ * a minute). */
+static int setup_loop(struct agent *a)
+{
+	int r = hg_loop_new(&a->loop);
+	if (r < 0)
+		return r;
+	const char *save_env = getenv("HGDIAG_STATE_SAVE_MS");
+	uint64_t save_ms = save_env && atoi(save_env) > 0 ? (uint64_t)atoi(save_env) : 60000;
+	struct hg_agent_parts *p = &a->parts;
+	if ((r = hg_loop_add_fd(a->loop, hg_probe_fd(p->probe), on_ringbuf, a)) < 0 ||
+	    (p->audit_nl &&
+	     (r = hg_loop_add_fd(a->loop, hg_audit_netlink_fd(p->audit_nl), on_audit_netlink, a)) < 0) ||
+	    (p->audit_file &&
+	     (r = hg_loop_add_fd(a->loop, hg_audit_file_fd(p->audit_file), on_audit_file, a)) < 0) ||
+	    (r = hg_loop_add_timer(a->loop, 250, read_counts, a)) < 0 ||
+	    (r = hg_loop_add_timer(a->loop, 0, attribute_on_pod_change, a)) < 0 ||
+	    (r = hg_loop_add_timer(a->loop, 1000, each_second, a)) < 0 ||
+	    (a->state_path[0] && (r = hg_loop_add_timer(a->loop, save_ms, save_state_now, a)) < 0) ||
+	    (p->kube && (r = hg_loop_add_timer(a->loop, 30000, expire_gone_pods, a)) < 0))
+		return r;
+	return 0;
 }
 
 /* Does this kernel check CAP_BPF / CAP_SYS_ADMIN on every bpf() call (before 6.5, with
@@ -488,10 +420,10 @@ int main(int argc, char **argv)
 {
 	struct agent_opts opts = { 0 };
 	static struct agent agent;
-	struct hg_store *store = NULL;
+	struct hg_agent_parts *parts = &agent.parts;
 	struct hg_http *http = NULL;
 	char msg[256] = "";
-	int r, ep = -1, rc = 1;
+	int r, rc = 1;
 
 	if (parse_opts(argc, argv, &opts) < 0)
 		return 2;
@@ -511,40 +443,40 @@ int main(int argc, char **argv)
 	if (hg_caps_get(&start_caps) == 0 && start_caps.effective != start_caps.permitted)
 		hg_caps_set_effective(start_caps.permitted);
 
-	r = hg_store_new(&store, NULL);
+	r = hg_store_new(&agent.store, NULL);
 	if (r < 0) {
 		fprintf(stderr, "hgdiag-agent: cannot create the store: %s\n", strerror(-r));
 		return 1;
 	}
-	hg_pipeline_init(&agent.pl, store, stdout, opts.log_format);
+	hg_pipeline_init(&parts->pl, agent.store, stdout, opts.log_format);
 
 	/* --state-dir: what an earlier run saw, so a restart loses no diagnosis. */
-	char state_path[4096] = "";
 	if (opts.state_dir) {
 		char smsg[5000];
 		bool save;
-		r = hg_state_restore(store, opts.state_dir, state_path, sizeof(state_path), &save,
-				     smsg, sizeof(smsg));
+		r = hg_state_restore(agent.store, opts.state_dir, agent.state_path, sizeof(agent.state_path),
+				     &save, smsg, sizeof(smsg));
 		if (smsg[0])
 			fprintf(stderr, "hgdiag-agent: %s\n", smsg);
 		if (r < 0)
 			goto out;
 		if (!save)
-			state_path[0] = '\0';
+			agent.state_path[0] = '\0';
 	}
 
 	struct hg_probe_opts popts = { .self_tgid = (uint32_t)getpid(), .verbose = opts.verbose };
-	r = hg_probe_open(&agent.probe, &popts, hg_pipeline_on_event, &agent.pl, msg, sizeof(msg));
+	r = hg_probe_open(&parts->probe, &popts, hg_pipeline_on_event, &parts->pl, msg, sizeof(msg));
 	if (r < 0) {
 		fprintf(stderr, "hgdiag-agent: %s\n", msg[0] ? msg : strerror(-r));
 		goto out;
 	}
-	report_hooks(&agent);
-	agent.pl.ebpf_sees_sigsys = hg_probe_has_hook(agent.probe, HG_HOOK_SIGNAL_GENERATE);
-	__atomic_store_n(&agent.attached, 1, __ATOMIC_RELEASE);
+	hg_health_report_hooks(parts);
+	parts->pl.ebpf_sees_sigsys = hg_probe_has_hook(parts->probe, HG_HOOK_SIGNAL_GENERATE);
+	__atomic_store_n(&parts->attached, 1, __ATOMIC_RELEASE);
 
 	/* The audit multicast group is joined at bind (CAP_AUDIT_READ): before the drop. */
 	open_audit(&agent, &opts);
+	agent.audit_file_path = opts.audit_file;
 	/* The port decides whether binding needs a capability; the address waits for the mode. */
 	char caps_line[1200] = "";
 	r = drop_privileges(opts.listen ? opts.listen : ":9464", caps_line, sizeof(caps_line));
@@ -572,16 +504,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (r == 0) {
-		if (hg_backlog_new(&agent.backlog, 4096) < 0 ||
+		parts->backlog_max = 4096;
+		if (hg_backlog_new(&parts->backlog, parts->backlog_max) < 0 ||
 		    hg_kube_new(&(struct hg_kube_opts){ .cfg = agent.kubeconfig, .node_name = node_name,
 							.on_pod = agent_on_pod, .on_pod_ctx = &agent },
-				&agent.kube) < 0 ||
-		    hg_kube_start(agent.kube) < 0) {
+				&parts->kube) < 0 ||
+		    hg_kube_start(parts->kube) < 0) {
 			fprintf(stderr, "hgdiag-agent: cannot start the Kubernetes pod watch\n");
 			goto out;
 		}
-		agent.pl.kube = agent.kube;
-		agent.pl.backlog = agent.backlog;
+		parts->pl.kube = parts->kube;
+		parts->pl.backlog = parts->backlog;
 		r = hg_authz_new(&agent.authz, &(struct hg_authz_opts){
 			.cfg = agent.kubeconfig, .cache_ttl_ms = opts.auth_cache_ttl_s * 1000 });
 		if (r < 0) {
@@ -593,18 +526,21 @@ int main(int argc, char **argv)
 	 * Kubernetes mode: every caller is reviewed, and the API server's pod proxy and
 	 * Prometheus reach the pod's address. */
 	if (!opts.listen)
-		opts.listen = agent.kube ? "0.0.0.0:9464" : "127.0.0.1:9464";
+		opts.listen = parts->kube ? "0.0.0.0:9464" : "127.0.0.1:9464";
 
 	struct hg_advice_env advice_env = { .proc_root = "/proc",
 					    .seccomp_default = find_seccomp_profile(),
-					    .pod_cmds = agent.kube ? agent_pod_cmds : NULL, .ctx = &agent };
+					    .pod_cmds = parts->kube ? agent_pod_cmds : NULL, .ctx = &agent };
 	if (!advice_env.seccomp_default)
 		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
 	struct hg_http_opts ho = {
-		.listen = opts.listen, .store = store, .node_name = node_name,
-		.is_ready = agent_ready, .ready_notes = agent.degraded, .agent_metrics = agent_fill_metrics, .ctx = &agent,
-		.pod_lookup = agent.kube ? agent_pod_lookup : NULL, .authz = agent.authz,
-		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
+		.listen = opts.listen, .store = agent.store, .node_name = node_name,
+		.is_ready = hg_health_ready, .ready_notes = parts->degraded,
+		.agent_metrics = hg_health_fill_metrics,
+		.ctx = &agent,   /* its first member is the parts the health figures read */
+		.pod_lookup = parts->kube ? agent_pod_lookup : NULL,
+		.authz = agent.authz, .advice_env = &advice_env, .version = HGDIAG_VERSION,
+		.kernel = uts.release,
 	};
 	r = hg_http_start(&http, &ho);
 	if (r < 0) {
@@ -616,91 +552,40 @@ int main(int argc, char **argv)
 	host_of(opts.listen, host, sizeof(host));
 	fprintf(stderr, "hgdiag-agent: listening on http://%s:%u\n", host, hg_http_port(http));
 
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_add(ep, hg_probe_fd(agent.probe), TAG_RINGBUF) < 0 ||
-	    (agent.audit_nl && epoll_add(ep, hg_audit_netlink_fd(agent.audit_nl), TAG_AUDIT_NETLINK) < 0) ||
-	    (agent.audit_file && epoll_add(ep, hg_audit_file_fd(agent.audit_file), TAG_AUDIT_FILE) < 0)) {
-		fprintf(stderr, "hgdiag-agent: cannot set up the event loop: %s\n", strerror(errno));
+	r = setup_loop(&agent);
+	if (r < 0) {
+		fprintf(stderr, "hgdiag-agent: cannot set up the event loop: %s\n", strerror(-r));
 		goto out;
 	}
 	fprintf(stderr, "hgdiag-agent %s: attached on node %s; %s, printing new denials\n",
 		HGDIAG_VERSION, node_name,
-		agent.kube ? "Kubernetes mode (watching this node's pods)" : "standalone mode");
+		parts->kube ? "Kubernetes mode (watching this node's pods)" : "standalone mode");
 
-	uint64_t next_counts = now_ms() + 250, next_audit_poll = now_ms() + 1000;
-	/* HGDIAG_STATE_SAVE_MS: the save interval (tests; default a minute) */
-	const char *save_env = getenv("HGDIAG_STATE_SAVE_MS");
-	uint64_t save_ms = save_env && atoi(save_env) > 0 ? (uint64_t)atoi(save_env) : 60000;
-	uint64_t next_expiry = now_ms() + 30000, next_save = now_ms() + save_ms;
-	while (!stop_requested) {
-		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, save_ms < 100 ? (int)save_ms : 100);
-		if (n < 0 && errno != EINTR) {
-			fprintf(stderr, "hgdiag-agent: epoll_wait failed: %s\n", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			switch (evs[i].data.u32) {
-			case TAG_RINGBUF:
-				hg_probe_consume(agent.probe);
-				break;
-			case TAG_AUDIT_NETLINK:
-				hg_audit_netlink_read(agent.audit_nl, hg_pipeline_on_audit, &agent.pl);
-				break;
-			case TAG_AUDIT_FILE:
-				hg_audit_file_poll(agent.audit_file, hg_pipeline_on_audit, &agent.pl);
-				break;
-			}
-		}
-		uint64_t now = now_ms();
-		if (now >= next_counts) {
-			hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
-			next_counts = now + 250;
-		}
-		if (__atomic_exchange_n(&agent.pods_changed, 0, __ATOMIC_ACQ_REL))
-			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
-		if (state_path[0] && now >= next_save) {
-			save_state(store, state_path);
-			next_save = now + save_ms;
-		}
-		if (agent.kube && now >= next_expiry) {
-			hg_store_remove_if(store, pod_gone, &agent);
-			next_expiry = now + 30000;
-		}
-		if (now >= next_audit_poll) {
-			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
-			/* files can change without an inotify wakeup (rotation by copy) */
-			if (opts.audit_file && !agent.audit_file &&
-			    hg_audit_file_open(opts.audit_file, true, &agent.audit_file) == 0)
-				epoll_add(ep, hg_audit_file_fd(agent.audit_file), TAG_AUDIT_FILE);
-			if (agent.audit_file)
-				hg_audit_file_poll(agent.audit_file, hg_pipeline_on_audit, &agent.pl);
-			next_audit_poll = now + 1000;
-		}
-	}
+	r = hg_loop_run(agent.loop, &stop_requested);
+	if (r < 0)
+		fprintf(stderr, "hgdiag-agent: epoll_wait failed: %s\n", strerror(-r));
 	/* Stop serving first (bounded), then flush what the kernel still holds and detach. */
 	hg_http_stop(http, 2000);
 	http = NULL;
-	hg_probe_consume(agent.probe);
-	hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
-	log_stats(agent.probe, &agent.pl);
-	if (state_path[0])
-		save_state(store, state_path);
+	hg_probe_consume(parts->probe);
+	hg_probe_read_counts(parts->probe, hg_pipeline_on_count, &parts->pl);
+	log_stats(parts->probe, &parts->pl);
+	if (agent.state_path[0])
+		save_state(agent.store, agent.state_path);
 	rc = 0;
 out:
 	if (http)
 		hg_http_stop(http, 0);
-	if (ep >= 0)
-		close(ep);
-	hg_audit_netlink_close(agent.audit_nl);
-	hg_audit_file_close(agent.audit_file);
-	hg_probe_close(agent.probe);
-	hg_kube_free(agent.kube);
+	hg_loop_free(agent.loop);
+	hg_audit_netlink_close(parts->audit_nl);
+	hg_audit_file_close(parts->audit_file);
+	hg_probe_close(parts->probe);
+	hg_kube_free(parts->kube);
 	hg_authz_free(agent.authz);
-	hg_backlog_free(agent.backlog);
+	hg_backlog_free(parts->backlog);
 	hg_kubeconfig_free(agent.kubeconfig);
 	curl_global_cleanup();
-	hg_store_free(store);
+	hg_store_free(agent.store);
 	if (rc == 0)
 		fprintf(stderr, "hgdiag-agent: detached, exiting\n");
 	return rc;

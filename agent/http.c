@@ -14,6 +14,7 @@
 #include "authz.h"
 #include "diagnosis.h"
 #include "http.h"
+#include "util.h"
 
 #ifndef HGDIAG_VERSION
 #define HGDIAG_VERSION "0.0.0"
@@ -541,21 +542,14 @@ uint16_t hg_http_port(const struct hg_http *h)
 	return h ? h->port : 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void hg_http_stop(struct hg_http *h, unsigned grace_ms)
 {
 	if (!h)
 		return;
 	/* Stop accepting first; in-flight requests finish until the deadline. */
 	MHD_socket fd = MHD_quiesce_daemon(h->daemon);
-	uint64_t deadline = now_ms() + grace_ms;
-	while (now_ms() < deadline) {
+	uint64_t deadline = hg_mono_ms() + grace_ms;
+	while (hg_mono_ms() < deadline) {
 		const union MHD_DaemonInfo *info =
 			MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (!info || info->num_connections == 0)

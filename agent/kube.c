@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "kube.h"
+#include "util.h"
 
 #define LINE_MAX_BYTES (16u << 20)  /* one watch event; real pods are far smaller */
 #define LIST_MAX_BYTES (512u << 20) /* one list page */
@@ -64,20 +65,6 @@ struct hg_kube {
 	char rv[64];
 	unsigned attempt;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void klog(struct hg_kube *k, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void klog(struct hg_kube *k, int level, const char *fmt, ...)
@@ -199,7 +186,7 @@ static void mark_deleted(struct hg_kube *k, struct kpod *p)
 {
 	if (p->deleted_ms)
 		return;
-	p->deleted_ms = mono_ms();
+	p->deleted_ms = (int64_t)hg_mono_ms();
 	p->del_prev = k->del_tail;
 	p->del_next = NULL;
 	if (k->del_tail)
@@ -221,7 +208,7 @@ static void expire_locked(struct hg_kube *k, int64_t now)
 void hg_kube_expire(struct hg_kube *k)
 {
 	pthread_mutex_lock(&k->lock);
-	expire_locked(k, mono_ms());
+	expire_locked(k, (int64_t)hg_mono_ms());
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -497,7 +484,7 @@ static void set_rv(struct hg_kube *k, json_t *obj)
 		pthread_mutex_lock(&k->lock);
 		snprintf(k->rv, sizeof(k->rv), "%s", rv);
 		snprintf(k->st.resource_version, sizeof(k->st.resource_version), "%s", rv);
-		k->st.last_sync_ms = wall_ms();
+		k->st.last_sync_ms = (int64_t)hg_real_ms();
 		pthread_mutex_unlock(&k->lock);
 	}
 }
@@ -670,7 +657,7 @@ static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl
 {
 	(void)a, (void)b, (void)c, (void)d;
 	struct xfer *x = ctx;
-	int64_t now = mono_ms();
+	int64_t now = (int64_t)hg_mono_ms();
 	pthread_mutex_lock(&x->k->lock);
 	bool stop = x->k->stop;
 	if (now - x->k->last_expire_ms >= 1000)
@@ -879,7 +866,7 @@ static int list_pods(struct hg_kube *k)
 		k->st.relists++;
 	k->st.lists++;
 	k->st.ready = true;
-	k->st.last_sync_ms = wall_ms();
+	k->st.last_sync_ms = (int64_t)hg_real_ms();
 	pthread_cond_broadcast(&k->cond);
 	pthread_mutex_unlock(&k->lock);
 	klog(k, LOG_DEBUG, "listed pods of node %s at resourceVersion %s", k->node, k->rv);
@@ -917,14 +904,7 @@ static bool backoff(struct hg_kube *k)
 	k->attempt++;
 	/* Full jitter in [base/2, base]: a node fleet does not reconnect in step. */
 	unsigned ms = base / 2 + (unsigned)(rand() % (base / 2 + 1));
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	struct timespec until = hg_mono_deadline(ms);
 	pthread_mutex_lock(&k->lock);
 	while (!k->stop && pthread_cond_timedwait(&k->cond, &k->lock, &until) != ETIMEDOUT)
 		;
@@ -1038,14 +1018,7 @@ void hg_kube_stop(struct hg_kube *k)
 
 bool hg_kube_wait_ready(struct hg_kube *k, unsigned timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	struct timespec until = hg_mono_deadline(timeout_ms);
 	pthread_mutex_lock(&k->lock);
 	while (!k->st.ready && pthread_cond_timedwait(&k->cond, &k->lock, &until) != ETIMEDOUT)
 		;

@@ -16,16 +16,12 @@
 #include <jansson.h>
 #include <yaml.h>
 #include "kubeconfig.h"
+#include "util.h"
 
 extern char **environ;
 
 #define EXEC_TIMEOUT_MS 30000
 
-static inline void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 static int fail(char *err, size_t size, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -260,13 +256,10 @@ static int run_plugin(const char *command, char *const argv[], char *const envp[
 		return -r;
 	}
 	size_t cap = 0;
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	uint64_t deadline = hg_mono_ms() + EXEC_TIMEOUT_MS;
 	r = 0;
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = EXEC_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000 +
-					       (now.tv_nsec - start.tv_nsec) / 1000000);
+		long left = (long)deadline - (long)hg_mono_ms();
 		struct pollfd p = { .fd = fds[0], .events = POLLIN };
 		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
 			kill(pid, SIGKILL);

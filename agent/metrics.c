@@ -3,12 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
+#include "util.h"
 
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 void hg_metrics_write_label_value(FILE *f, const char *v)
 {

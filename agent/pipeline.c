@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "pipeline.h"
 #include "report.h"
+#include "util.h"
 
 void hg_pipeline_init(struct hg_pipeline *pl, struct hg_store *store, FILE *out,
 		      enum hg_log_format format)
@@ -147,13 +148,10 @@ static bool give_up(const struct hg_backlog_entry *e, void *ctx)
 
 void hg_pipeline_attribute_backlog(struct hg_pipeline *pl, uint64_t max_age_ns)
 {
-	struct timespec now;
 	if (!pl->kube)
 		return;
 	hg_backlog_drain(pl->backlog, take_known, pl);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	hg_backlog_expire(pl->backlog, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
-			  max_age_ns, give_up, pl);
+	hg_backlog_expire(pl->backlog, hg_mono_ns(), max_age_ns, give_up, pl);
 }
 
 static void remember_pid(struct hg_pipeline *pl, uint32_t tgid, const struct hg_origin *o)
@@ -189,11 +187,8 @@ void hg_pipeline_on_audit(const struct hg_audit_record *rec, void *ctx)
 	if (rec->verdict != HG_AUDIT_REFUSED)
 		return;
 	pl->audit_records++;
-	if (!d.ts_ns) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		d.ts_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	}
+	if (!d.ts_ns)
+		d.ts_ns = hg_real_ns();
 	/* The process may be gone (a seccomp kill): then the eBPF view of it, else the
 	 * record alone — kept, not dropped. */
 	if (hg_origin_from_pid((pid_t)d.pid, &o) < 0 && !recall_pid(pl, d.pid, &o))
@@ -241,10 +236,7 @@ int hg_pipeline_on_event(const struct hg_event *ev, void *ctx)
 bool hg_pipeline_on_count(const struct hg_key *key, uint64_t total, void *ctx)
 {
 	struct hg_pipeline *pl = ctx;
-	struct timespec now;
 	if (key->kind == HG_RAW_HINT || key->kind == HG_RAW_NONE)
 		return true;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return hg_store_set_count(pl->store, key, total,
-				  (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec) == 0;
+	return hg_store_set_count(pl->store, key, total, hg_real_ns()) == 0;
 }

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "caps.h"
 #include "probe.h"
+#include "errmsg.h"
 #include "hgdiag.skel.h"
 
 /* Last total reported per key: read_counts reports only keys whose count moved. */
@@ -150,16 +151,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	return p->fn ? p->fn(data, p->ctx) : 0;
 }
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-	if (!msg || !len)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-}
-
 /* Best effort: without the mappings the usage is simply not reported. */
 static void map_positions(struct hg_probe *p)
 {
@@ -232,7 +223,7 @@ static bool btf_has_enum_value(const struct btf *btf, const char *type, const ch
 }
 
 /* The form each hook is to use in this attempt: its first form not ruled out yet. */
-static int pick_forms(struct hg_probe *p, int chosen[HG_HOOK_MAX])
+static void pick_forms(struct hg_probe *p, int chosen[HG_HOOK_MAX])
 {
 	for (int h = 0; h < HG_HOOK_MAX; h++)
 		chosen[h] = -1;
@@ -243,7 +234,6 @@ static int pick_forms(struct hg_probe *p, int chosen[HG_HOOK_MAX])
 		if (usable && chosen[h] < 0)
 			chosen[h] = i;
 	}
-	return 0;
 }
 
 static void rule_out(struct hg_probe *p, int i, enum hg_hook_state state, const char *fmt, ...)
@@ -258,13 +248,13 @@ static void rule_out(struct hg_probe *p, int i, enum hg_hook_state state, const 
 }
 
 /* One sentence for a required hook no form of which the kernel has or accepts. */
-static void required_missing(struct hg_probe *p, enum hg_hook h, char *msg, size_t len)
+static int required_missing(struct hg_probe *p, enum hg_hook h, char *msg, size_t len)
 {
 	const char *why = "";
 	for (int i = 0; i < N_HOOK_FORMS; i++)
 		if (hook_forms[i].hook == h && p->forms[i].reason[0])
 			why = p->forms[i].reason;
-	set_msg(msg, len, "the kernel cannot run the required hook %s (%s): hgdiag needs a kernel "
+	return hg_errmsg(msg, len, -ENOTSUP, "the kernel cannot run the required hook %s (%s): hgdiag needs a kernel "
 		"with BTF tracepoints (tp_btf, Linux 5.17 or newer)", hooks[h].name, why);
 }
 
@@ -276,16 +266,11 @@ static int try_load(struct hg_probe *p, const struct hg_probe_opts *opts, char *
 
 	pick_forms(p, chosen);
 	for (int h = 0; h < HG_HOOK_MAX; h++)
-		if (chosen[h] < 0 && hooks[h].required) {
-			required_missing(p, h, msg, len);
-			return -ENOTSUP;
-		}
+		if (chosen[h] < 0 && hooks[h].required)
+			return required_missing(p, h, msg, len);
 	p->skel = hgdiag_bpf__open();
-	if (!p->skel) {
-		r = -errno;
-		set_msg(msg, len, "cannot open the BPF object: %s", strerror(-r));
-		return r;
-	}
+	if (!p->skel)
+		return hg_errmsg(msg, len, -errno, "cannot open the BPF object: %s", strerror(errno));
 	p->skel->rodata->self_tgid = opts ? opts->self_tgid : 0;
 	for (int i = 0; i < N_HOOK_FORMS; i++)
 		bpf_program__set_autoload(prog_of(p->skel, &hook_forms[i]),
@@ -303,9 +288,8 @@ static int try_load(struct hg_probe *p, const struct hg_probe_opts *opts, char *
 				 verifier_reason[0] ? verifier_reason : strerror(-r));
 			return -EAGAIN;
 		}
-		set_msg(msg, len, "cannot load the BPF programs: %s (run with -v for the verifier log)",
-			strerror(-r));
-		return r;
+		return hg_errmsg(msg, len, r, "cannot load the BPF programs: %s (run with -v for the "
+				 "verifier log)", strerror(-r));
 	}
 	for (int h = 0; h < HG_HOOK_MAX; h++) {
 		int i = chosen[h];
@@ -341,26 +325,22 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 	struct hg_caps caps;
 	const uint64_t bpf_perfmon = (1ULL << 39) | (1ULL << 38);   /* CAP_BPF, CAP_PERFMON */
 	if (hg_caps_get(&caps) == 0 && (caps.effective & bpf_perfmon) != bpf_perfmon &&
-	    !(caps.effective & (1ULL << 21))) {                        /* CAP_SYS_ADMIN */
-		set_msg(msg, msg_len, "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) in its effective "
-			"set to load BPF programs: run it as root or give it those capabilities");
-		return -EPERM;
-	}
+	    !(caps.effective & (1ULL << 21)))                          /* CAP_SYS_ADMIN */
+		return hg_errmsg(msg, msg_len, -EPERM, "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) "
+				 "in its effective set to load BPF programs: run it as root or give it "
+				 "those capabilities");
 	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux) {
-		set_msg(msg, msg_len, "kernel BTF (/sys/kernel/btf/vmlinux) is not available: hgdiag "
-			"needs a kernel built with CONFIG_DEBUG_INFO_BTF");
-		return -ENOTSUP;
-	}
+	if (!vmlinux)
+		return hg_errmsg(msg, msg_len, -ENOTSUP, "kernel BTF (/sys/kernel/btf/vmlinux) is not "
+				 "available: hgdiag needs a kernel built with CONFIG_DEBUG_INFO_BTF");
 	/* The path walk needs bpf_loop (5.17), which comes after everything else the probe
 	 * needs (task storage for tracing programs 5.11, bpf_task_pt_regs 5.15): one test. */
 	if (!btf_has_enum_value(vmlinux, "bpf_func_id", "BPF_FUNC_loop")) {
 		struct utsname u;
 		uname(&u);
-		set_msg(msg, msg_len, "this kernel (%s) has no bpf_loop BPF helper: hgdiag needs "
-			"Linux 5.17 or newer", u.release);
 		btf__free(vmlinux);
-		return -ENOTSUP;
+		return hg_errmsg(msg, msg_len, -ENOTSUP, "this kernel (%s) has no bpf_loop BPF helper: "
+				 "hgdiag needs Linux 5.17 or newer", u.release);
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -398,8 +378,7 @@ int hg_probe_open(struct hg_probe **out, const struct hg_probe_opts *opts,
 		goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_record, p, NULL);
 	if (!p->rb) {
-		r = -errno;
-		set_msg(msg, msg_len, "cannot open the ring buffer: %s", strerror(-r));
+		r = hg_errmsg(msg, msg_len, -errno, "cannot open the ring buffer: %s", strerror(errno));
 		goto fail;
 	}
 	p->page = (size_t)sysconf(_SC_PAGESIZE);

@@ -10,26 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "procinfo.h"
-
-static void close_fdp(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define _cleanup_close_ __attribute__((cleanup(close_fdp)))
-
-static void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
-
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
+#include "util.h"
 
 /* The value after "Key:" at the start of a line, or NULL. */
 static const char *status_field(const char *text, const char *key)

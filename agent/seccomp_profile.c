@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "seccomp_profile.h"
+#include "util.h"
 
 /* libseccomp token, profile name, Go arch name (what includes.arches lists). */
 static const struct arch_name {
@@ -323,12 +324,6 @@ static void release_ctx(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-static void close_fdp(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
 static int parse_action(const json_t *action, const json_t *errno_ret, int default_ret,
 			uint32_t *out)
 {
@@ -444,7 +439,7 @@ int hg_seccomp_compile(const json_t *profile, scmp_filter_ctx *out, char *err, s
 		snprintf(err, errlen, "missing or unknown defaultAction");
 		return -EINVAL;
 	}
-	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = seccomp_init(def_action);
+	_cleanup_(release_ctx) scmp_filter_ctx ctx = seccomp_init(def_action);
 	if (!ctx) {
 		snprintf(err, errlen, "seccomp_init failed");
 		return -ENOMEM;
@@ -509,11 +504,11 @@ int hg_seccomp_compile(const json_t *profile, scmp_filter_ctx *out, char *err, s
 
 int hg_seccomp_validate(const json_t *profile, char *err, size_t errlen)
 {
-	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = NULL;
+	_cleanup_(release_ctx) scmp_filter_ctx ctx = NULL;
 	int r = hg_seccomp_compile(profile, &ctx, err, errlen);
 	if (r < 0)
 		return r;
-	__attribute__((cleanup(close_fdp))) int fd = memfd_create("hgdiag-seccomp", MFD_CLOEXEC);
+	_cleanup_close_ int fd = memfd_create("hgdiag-seccomp", MFD_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "memfd_create: %s", strerror(-r));

@@ -7,24 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "state.h"
+#include "util.h"
 
 #define STATE_VERSION HG_STATE_VERSION
 
 int (*hg_state_fault)(const char *step);
-
-static void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
 
 /* 0, or the -errno a test injects before this step of a save */
 static int fault(const char *step)
@@ -104,7 +91,7 @@ static int fsync_dir_of(const char *path)
 		snprintf(dir, sizeof(dir), "/");
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	_cleanup_(closep) int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	int r = fault("fsync-dir");
@@ -122,7 +109,7 @@ static int write_durably(json_t *doc, const char *tmp)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	_cleanup_(fclosep) FILE *f = fdopen(fd, "w");
+	_cleanup_fclose_ FILE *f = fdopen(fd, "w");
 	if (!f) {
 		r = -errno;
 		close(fd);

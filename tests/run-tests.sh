@@ -20,8 +20,12 @@ if [ "$only" != unit ]; then
 	for t in "$dir"/*.sh; do
 		[ -e "$t" ] || continue
 		[ -n "${TEST_FILTER:-}" ] && [[ "$t" != *"$TEST_FILTER"* ]] && continue
+		# A script may ask for a longer limit than 600 s with a "# hg-timeout: N" line.
+		limit=$(sed -n 's/^# hg-timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -1)
 		echo "== ${dir#tests/}: $(basename "$t")"
-		if timeout 600 bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
+		start=$SECONDS
+		if timeout "${limit:-600}" bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
+		echo "   ($(basename "$t"): $((SECONDS - start)) s)"
 	done
 fi
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done

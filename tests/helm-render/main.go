@@ -1,7 +1,7 @@
 // helm-render renders a Helm chart the way `helm template` does, for tests on machines
 // without helm: Go text/template with sprig's functions plus Helm's own (include, tpl,
 // toYaml, fromYaml, toJson, required), .Values from values.yaml merged with -f files,
-// .Release and .Chart objects. Each rendered document is parsed back as YAML (duplicate
+// .Release, .Chart and .Files (Get, GetBytes) objects. Each rendered document is parsed back as YAML (duplicate
 // keys are errors), so a template that renders invalid YAML fails here.
 //
 // Usage: helm-render [-f values.yaml]... [-release NAME] [-namespace NS] [-json] [-notes] CHART_DIR
@@ -99,6 +99,48 @@ func toJSON(v interface{}) string {
 		return ""
 	}
 	return string(b)
+}
+
+// chartFiles is .Files: the chart's files outside templates/ (as helm loads them), by
+// path relative to the chart directory.
+type chartFiles map[string][]byte
+
+// Get returns a file's contents, "" when there is no such file (as helm's does).
+func (f chartFiles) Get(name string) string { return string(f[name]) }
+
+// GetBytes returns a file's contents as bytes.
+func (f chartFiles) GetBytes(name string) []byte { return f[name] }
+
+// loadFiles reads what helm puts in .Files: every file but templates/, charts/,
+// Chart.yaml and values.yaml.
+func loadFiles(dir string) (chartFiles, error) {
+	files := chartFiles{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			if rel == "templates" || rel == "charts" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel == "Chart.yaml" || rel == "values.yaml" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = data
+		return nil
+	})
+	return files, err
 }
 
 type renderer struct {
@@ -236,8 +278,13 @@ func run() error {
 		}
 		mergeValues(values, extra)
 	}
+	chartContents, err := loadFiles(dir)
+	if err != nil {
+		return err
+	}
 	top := map[string]interface{}{
 		"Values": values,
+		"Files":  chartContents,
 		"Chart": map[string]interface{}{
 			"Name": meta.Name, "Version": meta.Version, "AppVersion": meta.AppVersion,
 			"Description": meta.Description, "Type": meta.Type, "APIVersion": meta.APIVersion,

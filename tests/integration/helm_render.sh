@@ -2,8 +2,9 @@
 # The Helm chart (helm/hgdiag) rendered the way `helm template` does (helm is not
 # available: tests/helm-render is Go text/template + sprig + Helm's include/tpl/toYaml),
 # parsed back as YAML, and checked for the objects, names, labels, args and security
-# settings the agent needs; then the DaemonSet goes through kubectl's typed decoding,
-# offline, where kubectl is installed.
+# settings the agent needs, and for the optional PrometheusRule, ServiceMonitor and
+# dashboard ConfigMap (present only when enabled, carrying files/ unchanged); then the
+# DaemonSet goes through kubectl's typed decoding, offline, where kubectl is installed.
 . "$(dirname "$0")/../lib.sh"
 CHART=$HG_ROOT/helm/hgdiag
 RENDER=$HG_ROOT/$BUILD/helm-render
@@ -131,7 +132,6 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 	C=$T/custom.json
 	check "custom: only the DaemonSet, named prod-hgdiag-agent" "$C" \
 		'map(.kind) == ["DaemonSet"] and .[0].metadata.name == "prod-hgdiag-agent" and .[0].metadata.labels["app.kubernetes.io/instance"] == "prod"'
-	check "custom: ServiceMonitor off unless asked" "$C" '[.[].kind] | index("ServiceMonitor") == null'
 	check "custom: privileged, no capability list, no host network, no priority class" "$C" \
 		"$CT"' | .securityContext.privileged == true and (.securityContext | has("capabilities") | not)'
 	check "custom: pod spec" "$C" "$DS"' | .spec.template.spec | (has("hostNetwork") | not) and (has("priorityClassName") | not) and .hostPID == true'
@@ -144,20 +144,6 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 	check "custom: pod metadata" "$C" "$DS"' | .spec.template | .spec.serviceAccountName == "custom-sa" and .metadata.annotations == {"team": "platform"}'
 fi
 
-# --- the optional ServiceMonitor ---
-printf 'serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}\n' >"$T/sm-values.yaml"
-if render sm -f "$T/sm-values.yaml"; then
-	check "ServiceMonitor: the Service's metrics port, /metrics every 15s, selecting the Service, with the asked label" "$T/sm.json" \
-		'(.[] | select(.kind == "Service") | .metadata.labels) as $svc | .[] | select(.kind == "ServiceMonitor")
-		 | .apiVersion == "monitoring.coreos.com/v1" and .metadata.labels.release == "prometheus"
-		 and .spec.endpoints == [{"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]
-		 and (.spec.selector.matchLabels as $s | $svc | contains($s)) and .spec.namespaceSelector.matchNames == ["'"$NS"'"]'
-fi
-printf 'serviceMonitor: {enabled: true}\nservice: {enabled: false}\n' >"$T/sm2-values.yaml"
-if render sm2 -f "$T/sm2-values.yaml"; then
-	check "no ServiceMonitor without the Service it selects" "$T/sm2.json" '[.[].kind] | index("ServiceMonitor") == null'
-fi
-
 # --- the opt-in role for CLI users ---
 printf 'rbac: {userRole: true}\n' >"$T/users-values.yaml"
 if render users -f "$T/users-values.yaml"; then
@@ -165,6 +151,72 @@ if render users -f "$T/users-values.yaml"; then
 		'.[] | select(.kind == "ClusterRole" and .metadata.name == "hgdiag-agent-user") | .rules ==
 		 [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
 		  {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}]'
+fi
+
+# --- alerts and dashboard: off by default; when on, they carry the chart's files ---
+MON='.[] | select(.kind | IN("PrometheusRule", "ServiceMonitor", "ConfigMap"))'
+check "default: no PrometheusRule, ServiceMonitor or dashboard ConfigMap" "$T/default.json" "[$MON] == []"
+FILES=$CHART/files
+printf 'prometheusRule: {enabled: true}\nserviceMonitor: {enabled: true}\ngrafanaDashboard: {enabled: true}\n' >"$T/mon-values.yaml"
+if render mon -f "$T/mon-values.yaml"; then
+	M=$T/mon.json
+	check "monitoring on: PrometheusRule, ServiceMonitor and a ConfigMap join the agent's objects" "$M" \
+		'[.[].kind] | sort == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor"]'
+	check "dashboard ConfigMap hgdiag-dashboard, sidecar label grafana_dashboard \"1\", in the release namespace" "$M" \
+		".[] | select(.kind == \"ConfigMap\") | .metadata.name == \"hgdiag-dashboard\" and .metadata.namespace == \"$NS\"
+		 and .metadata.labels.grafana_dashboard == \"1\" and .metadata.labels[\"app.kubernetes.io/name\"] == \"hgdiag\" and (.data | keys) == [\"hgdiag.json\"]"
+	# `|-` keeps the file but its final newline.
+	if jq -e --rawfile f "$FILES/hgdiag-dashboard.json" \
+		'.[] | select(.kind == "ConfigMap") | .data["hgdiag.json"] == ($f | rtrimstr("\n"))' "$M" >/dev/null; then
+		pass "the ConfigMap's hgdiag.json is files/hgdiag-dashboard.json byte for byte"
+	else
+		fail "the ConfigMap's hgdiag.json differs from files/hgdiag-dashboard.json"
+	fi
+	check "PrometheusRule hgdiag-agent in the release namespace" "$M" \
+		".[] | select(.kind == \"PrometheusRule\") | .apiVersion == \"monitoring.coreos.com/v1\" and .metadata.name == \"hgdiag-agent\" and .metadata.namespace == \"$NS\""
+	# The rendered spec is a rules file: the rules' own unit tests must pass on it.
+	jq '.[] | select(.kind == "PrometheusRule") | .spec' "$M" >"$T/rule-spec.json"
+	sed "s|^  - .*hgdiag-rules.yaml\$|  - $T/rule-spec.json|" "$HG_ROOT/tests/data/alerts/hgdiag-rules.test.yaml" >"$T/rule-spec.test.yaml"
+	if grep -q "rule-spec.json" "$T/rule-spec.test.yaml" && out=$(promtool test rules "$T/rule-spec.test.yaml" 2>&1); then
+		pass "the PrometheusRule's spec passes the rules' promtool unit tests"
+	else
+		fail "the PrometheusRule's spec fails the rules' unit tests: $(echo "${out:-}" | head -20)"
+	fi
+	check "the PrometheusRule has every rule of files/hgdiag-rules.yaml" "$M" \
+		"[.[] | select(.kind == \"PrometheusRule\") | .spec.groups[].rules[].alert] | length == $(grep -c '^      - alert: ' "$FILES/hgdiag-rules.yaml")"
+	check "ServiceMonitor: the agents' Service, port metrics, honorLabels (the denied pod's namespace label stays)" "$M" \
+		"(.[] | select(.kind == \"Service\") | .metadata.labels) as \$svc | .[] | select(.kind == \"ServiceMonitor\")
+		 | (.spec.selector.matchLabels as \$s | \$svc | contains(\$s)) and .spec.namespaceSelector.matchNames == [\"$NS\"]
+		 and .spec.endpoints == [{\"port\": \"metrics\", \"path\": \"/metrics\", \"interval\": \"30s\", \"honorLabels\": true}]"
+fi
+cat >"$T/mon2-values.yaml" <<'EOF'
+prometheusRule: {enabled: true, job: kubernetes-service-endpoints, labels: {release: prom}}
+grafanaDashboard: {enabled: true, namespace: monitoring, annotations: {grafana_folder: Security}}
+EOF
+if render mon2 -f "$T/mon2-values.yaml" -release prod; then
+	M=$T/mon2.json
+	PR='(.[] | select(.kind == "PrometheusRule"))'
+	check "release prod: up{job=...} names the configured scrape job" "$M" \
+		"$PR"' | [.spec.groups[].rules[] | select(.alert == "HgdiagAgentDown" or .alert == "HgdiagAgentAbsent") | .expr]
+		 == ["up{job=\"kubernetes-service-endpoints\"} == 0", "absent(up{job=\"kubernetes-service-endpoints\"})"]'
+	check "release prod: kube-state-metrics' series of DaemonSet prod-hgdiag-agent" "$M" \
+		"$PR"' | .spec.groups[].rules[] | select(.alert == "HgdiagAgentNotReady") | .expr
+		 | test("desired_number_scheduled\\{daemonset=\"prod-hgdiag-agent\"\\}") and test("number_ready\\{daemonset=\"prod-hgdiag-agent\"\\}")'
+	check "release prod: no expression left with the file's default names" "$M" \
+		"[$PR | .spec.groups[].rules[].expr | select(test(\"=\\\"hgdiag-agent\\\"\"))] == []"
+	check "release prod: PrometheusRule prod-hgdiag-agent with label release: prom" "$M" \
+		"$PR"' | .metadata.name == "prod-hgdiag-agent" and .metadata.labels.release == "prom"'
+	check "release prod: dashboard ConfigMap prod-hgdiag-dashboard in namespace monitoring, folder annotation" "$M" \
+		'.[] | select(.kind == "ConfigMap") | .metadata.name == "prod-hgdiag-dashboard" and .metadata.namespace == "monitoring"
+		 and .metadata.annotations == {"grafana_folder": "Security"} and .metadata.labels.grafana_dashboard == "1"'
+	check "release prod: no ServiceMonitor unless asked" "$M" '[.[] | select(.kind == "ServiceMonitor")] == []'
+fi
+printf 'serviceMonitor: {enabled: true}\nservice: {enabled: false}\n' >"$T/sm-values.yaml"
+if "$RENDER" -json -f "$T/sm-values.yaml" "$CHART" >/dev/null 2>"$T/sm.err"; then
+	fail "a ServiceMonitor without the Service it selects was rendered"
+else
+	grep -q "serviceMonitor.enabled needs service.enabled" "$T/sm.err" && pass "ServiceMonitor without the Service: refused with the reason" \
+		|| fail "ServiceMonitor without the Service: $(cat "$T/sm.err")"
 fi
 
 # --- NOTES.txt ---
