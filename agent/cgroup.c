@@ -78,13 +78,16 @@ static int uid_from(const char *p, size_t n, char uid[HG_POD_UID_MAX])
 	}
 	if (n != 36)
 		return -ENOENT;
+	/* Built aside: a name that fails half-way must leave uid as it was. */
+	char out[HG_POD_UID_MAX];
 	for (size_t i = 0; i < n; i++) {
 		bool sep = i == 8 || i == 13 || i == 18 || i == 23;
 		if (sep ? (p[i] != '-' && p[i] != '_') : !isxdigit((unsigned char)p[i]))
 			return -ENOENT;
-		uid[i] = sep ? '-' : (char)tolower((unsigned char)p[i]);
+		out[i] = sep ? '-' : (char)tolower((unsigned char)p[i]);
 	}
-	uid[n] = 0;
+	out[n] = 0;
+	memcpy(uid, out, sizeof(out));
 	return 0;
 }
 
