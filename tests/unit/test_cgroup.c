@@ -188,6 +188,9 @@ static const struct proc_case proc_cases[] = {
 	  "11:blkio:/a\n3:cpu,cpuacct:/system.slice/bar.service\n", "/system.slice/bar.service" },
 	{ "nothing but roots", "4:memory:/\n0::/\n", "/" },
 	{ "garbage", "no colons here\n\n", "/" },
+	/* Found by fuzzing: a path that is not absolute was returned as the cgroup path. */
+	{ "relative path", "0::kubepods.slice/containerd.service\n", "/" },
+	{ "empty path, then a real one", "0::\n4:memory:\n3:pids:/docker/" ID "\n", "/docker/" ID },
 };
 
 START_TEST(pick_path_table)
