@@ -20,8 +20,8 @@ if ! command -v "${CLANG:-clang}" >/dev/null; then
 	exit 1
 fi
 # The Makefile holds the build (one rule for every tests/fuzz/fuzz_*.c); this only asks
-# for it to be current.
-make --no-print-directory -s BUILD="$BUILD" fuzz-targets >&2
+# for it to be current (without the flags of a make that ran the suite: no jobserver here).
+env -u MAKEFLAGS -u MFLAGS make --no-print-directory -s BUILD="$BUILD" fuzz-targets >&2
 
 names=()
 for src in tests/fuzz/fuzz_*.c; do
