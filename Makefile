@@ -52,7 +52,22 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean image test-image seccomp-profile
+# libFuzzer targets (tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/corpus/<name>/): every
+# file there is a target, built with clang, ASan and UBSan against the agent's sources
+# instrumented the same way (the probe aside: it needs the BPF skeletons and parses nothing
+# from outside). `make fuzz` runs each FUZZ_TIME seconds; the test suite briefly.
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst agent/%.c,$(BUILD)/fuzz/obj/%.o,$(filter-out agent/probe.c,$(LIB_SRCS)))
+FUZZ_LIB    := $(BUILD)/fuzz/libhgdiag-fuzz.a
+# (-Wno-string-compare: advice_seccomp.c compares with a sentinel pointer on purpose.)
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-string-compare \
+               -D_GNU_SOURCE -DHGDIAG_VERSION='"$(VERSION)"' -Iinclude -Iagent $(PKG_CFLAGS) \
+               -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_TIME   ?= 60
+
+.PHONY: all deps run test unit integration test-kernels test-kernels-smoke bench install clean \
+        image test-image seccomp-profile fuzz fuzz-targets
 all: $(BUILD)/hgdiag-agent $(BUILD)/hgdiag
 
 deps:
@@ -107,6 +122,24 @@ $(BUILD)/helpers/%: tests/helpers/%.c
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/obj/%.o: agent/%.c $(wildcard include/*.h agent/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) $(PKG_LIBS) \
+	  -lpthread -lm -o $@
+
+fuzz-targets: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-targets
+	@BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) tests/integration/fuzz.sh
 
 run: deps all
 	$(BUILD)/hgdiag-agent

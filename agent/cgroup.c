@@ -78,13 +78,16 @@ static int uid_from(const char *p, size_t n, char uid[HG_POD_UID_MAX])
 	}
 	if (n != 36)
 		return -ENOENT;
+	/* Built aside: a name that fails half-way must leave uid as it was. */
+	char out[HG_POD_UID_MAX];
 	for (size_t i = 0; i < n; i++) {
 		bool sep = i == 8 || i == 13 || i == 18 || i == 23;
 		if (sep ? (p[i] != '-' && p[i] != '_') : !isxdigit((unsigned char)p[i]))
 			return -ENOENT;
-		uid[i] = sep ? '-' : (char)tolower((unsigned char)p[i]);
+		out[i] = sep ? '-' : (char)tolower((unsigned char)p[i]);
 	}
-	uid[n] = 0;
+	out[n] = 0;
+	memcpy(uid, out, sizeof(out));
 	return 0;
 }
 
@@ -227,7 +230,8 @@ int hg_cgroup_pick_path(const char *proc_cgroup, char *path, size_t size)
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		const char *c1 = memchr(line, ':', len);
 		const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-		if (c2) {
+		/* The kernel writes absolute paths: a line whose path is not one is no cgroup. */
+		if (c2 && (size_t)(c2 + 1 - line) < len && c2[1] == '/') {
 			const char *ctrl = c1 + 1, *p = c2 + 1;
 			size_t clen = (size_t)(c2 - ctrl), plen = len - (size_t)(p - line);
 			int rank = INT_MAX;

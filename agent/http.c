@@ -228,17 +228,31 @@ static bool authenticate(struct hg_http *h, struct MHD_Connection *conn, enum ro
 	return rc < 0;
 }
 
-static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn, const char *rest,
-				 struct hg_authz_caller *caller)
+/* What follows "/v1/pods/" in a path route_of() found R_POD ("" for "/v1/pods"). */
+static const char *pod_path_rest(const char *url)
+{
+	return url[8] == '/' ? url + 9 : "";
+}
+
+/* "{namespace}/{name}" (the rest of a /v1/pods/ path) into both names; -EINVAL. */
+static int parse_pod_path(const char *rest, char ns[HG_HTTP_NAME_MAX], char name[HG_HTTP_NAME_MAX])
 {
 	const char *slash = strchr(rest, '/');
 	if (!slash || strchr(slash + 1, '/') || !valid_name(rest, (size_t)(slash - rest)) ||
 	    !valid_name(slash + 1, strlen(slash + 1)))
+		return -EINVAL;
+	snprintf(ns, HG_HTTP_NAME_MAX, "%.*s", (int)(slash - rest), rest);
+	snprintf(name, HG_HTTP_NAME_MAX, "%s", slash + 1);
+	return 0;
+}
+
+static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn, const char *rest,
+				 struct hg_authz_caller *caller)
+{
+	char ns[HG_HTTP_NAME_MAX], name[HG_HTTP_NAME_MAX];
+	if (parse_pod_path(rest, ns, name) < 0)
 		return reply_error(h, conn, R_POD, MHD_HTTP_BAD_REQUEST, NULL,
 				   "malformed path: expected /v1/pods/{namespace}/{name}");
-	char ns[254], name[254];
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - rest), rest);
-	snprintf(name, sizeof(name), "%s", slash + 1);
 
 	if (h->opts.authz) {
 		char why[768];
@@ -276,7 +290,7 @@ static enum MHD_Result serve_v1(struct hg_http *h, struct MHD_Connection *conn, 
 				const char *url, struct hg_authz_caller *caller)
 {
 	if (r == R_POD)
-		return serve_pod(h, conn, url[8] == '/' ? url + 9 : "", caller);
+		return serve_pod(h, conn, pod_path_rest(url), caller);
 	json_t *doc = hg_diagnosis_all(h->opts.store, h->node_name, h->opts.advice_env);
 	if (!doc)
 		return reply_error(h, conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
@@ -306,6 +320,20 @@ static enum route route_of(const char *url)
 	if (strcmp(url, "/v1/pods") == 0 || strncmp(url, "/v1/pods/", 9) == 0)
 		return R_POD;
 	return R_OTHER;
+}
+
+int hg_http_parse_path(const char *url, const char **route, char ns[HG_HTTP_NAME_MAX],
+		       char name[HG_HTTP_NAME_MAX])
+{
+	enum route r = route_of(url);
+	ns[0] = name[0] = 0;
+	*route = route_names[r];
+	if (r != R_POD)
+		return 0;
+	int rc = parse_pod_path(pod_path_rest(url), ns, name);
+	if (rc < 0)
+		ns[0] = name[0] = 0;
+	return rc;
 }
 
 static enum MHD_Result dispatch(struct hg_http *h, struct MHD_Connection *conn, const char *url,

@@ -42,6 +42,15 @@ struct hg_http_opts {
 
 struct hg_http;
 
+#define HG_HTTP_NAME_MAX 254   /* a DNS subdomain (253) + NUL */
+
+/* The route of a request path as libmicrohttpd hands it over (percent-decoded, the query
+ * string split off): its name in the request metrics ("healthz", "readyz", "metrics",
+ * "pod", "denials", "other"), and for "/v1/pods/{namespace}/{name}" both names ("" else).
+ * No I/O (tests, fuzzing). Returns 0, or -EINVAL for a "pod" path not of that form. */
+int hg_http_parse_path(const char *url, const char **route, char ns[HG_HTTP_NAME_MAX],
+		       char name[HG_HTTP_NAME_MAX]);
+
 /* Binds, listens and starts serving. Returns 0, or -errno (-EADDRINUSE, -EINVAL for a bad
  * listen address, -EIO when libmicrohttpd refused to start). */
 int hg_http_start(struct hg_http **out, const struct hg_http_opts *opts);

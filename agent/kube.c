@@ -533,6 +533,36 @@ int hg_kube_apply_event(struct hg_kube *k, const char *line, size_t len)
 	return 0;
 }
 
+int hg_kube_apply_list_page(struct hg_kube *k, const char *buf, size_t len, char **cont)
+{
+	json_error_t je;
+	int r = 0;
+	*cont = NULL;
+	json_auto_t *list = json_loadb(buf, len, 0, &je);
+	if (!list)
+		return decode_error(k, "list pods: malformed JSON", je.text);
+	/* A PodList always has "items" (empty when the node has no pod): without it the
+	 * answer is not a list, and taking it as an empty one would mark every pod deleted. */
+	if (!json_is_array(json_object_get(list, "items")))
+		return decode_error(k, "list pods", "not a pod list (no \"items\" array)");
+	size_t i;
+	json_t *item;
+	json_array_foreach(json_object_get(list, "items"), i, item) {
+		int pr = apply_pod(k, item, false, true);
+		if (pr == -EBADMSG)
+			decode_error(k, "list pods: item is not a pod", jstr(json_object_get(item, "metadata"), "name"));
+		else if (pr < 0)
+			r = pr;
+	}
+	if (r < 0)
+		return r;
+	const char *c = jstr(json_object_get(list, "metadata"), "continue");
+	if (*c)
+		return (*cont = strdup(c)) ? 0 : -ENOMEM;
+	set_rv(k, list);
+	return 0;
+}
+
 /* ---- lookups ---- */
 
 static struct kpod *find_uid_locked(struct hg_kube *k, const char *uid)
@@ -827,33 +857,10 @@ static int list_pods(struct hg_kube *k)
 			free(x.buf);
 			return r;
 		}
-		json_error_t je;
-		json_t *list = json_loadb(x.buf ? x.buf : "", x.len, 0, &je);
+		r = hg_kube_apply_list_page(k, x.buf ? x.buf : "", x.len, &cont);
 		free(x.buf);
-		if (!list) {
-			decode_error(k, "list pods: malformed JSON", je.text);
-			return -EBADMSG;
-		}
-		size_t i;
-		json_t *item;
-		json_array_foreach(json_object_get(list, "items"), i, item) {
-			int pr = apply_pod(k, item, false, true);
-			if (pr == -EBADMSG)
-				decode_error(k, "list pods: item is not a pod", jstr(json_object_get(item, "metadata"), "name"));
-			else if (pr < 0)
-				r = pr;
-		}
-		json_t *meta = json_object_get(list, "metadata");
-		const char *c = jstr(meta, "continue");
-		if (*c)
-			cont = strdup(c);
-		else
-			set_rv(k, list);
-		json_decref(list);
-		if (r < 0) {
-			free(cont);
+		if (r < 0)
 			return r;
-		}
 	} while (cont);
 
 	/* A page's JSON tree is many times the index: hand the heap back. */

@@ -122,6 +122,13 @@ void hg_kube_get_stats(struct hg_kube *k, struct hg_kube_stats *out);
  * -EBADMSG for a malformed line (counted in decode_errors). */
 int hg_kube_apply_event(struct hg_kube *k, const char *line, size_t len);
 
+/* Applies one page of a pod list (a PodList document, as the list request returns it) to
+ * the index, as the watcher does: every item is indexed and marked as seen by the current
+ * list; an item that is not a pod is skipped (counted in decode_errors). *cont gets the
+ * page's continue token (malloc'd), or NULL on the last page, whose resourceVersion is then
+ * kept for the watch. Returns 0, -EBADMSG for a malformed document (counted), -ENOMEM. */
+int hg_kube_apply_list_page(struct hg_kube *k, const char *buf, size_t len, char **cont);
+
 /* Drops deleted pods older than the TTL (the watcher does this every second). */
 void hg_kube_expire(struct hg_kube *k);
 

@@ -358,7 +358,8 @@ static int exec_credential(struct hg_kubeconfig *c, yaml_document_t *d, yaml_nod
 	for (size_t j = 0; j < nenv; j++)
 		free(owned[j]);
 	free(owned);
-	_cleanup_free_ char *outbuf = out.buf;
+	_cleanup_free_ char *outbuf = out.buf; /* freed on every return */
+	(void)outbuf;
 	if (r < 0)
 		return fail(err, err_size, r == -ENOENT ? -EINVAL : r, "exec plugin \"%s\": %s", command,
 			    r == -ETIMEDOUT ? "timed out" : strerror(-r));
@@ -391,23 +392,18 @@ static int exec_credential(struct hg_kubeconfig *c, yaml_document_t *d, yaml_nod
 
 /* ---- the kubeconfig file ---- */
 
-static int load_file(struct hg_kubeconfig *c, const char *path, const char *want_context, char *err,
-		     size_t err_size)
+/* Fills c from the text of the kubeconfig file `path`. With io false (hg_kubeconfig_parse)
+ * nothing but the text is read: the files it names are resolved but neither checked nor
+ * read, and an exec plugin is checked but not run. */
+static int load_text(struct hg_kubeconfig *c, const char *text, size_t len, const char *path,
+		     const char *want_context, bool io, char *err, size_t err_size)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		int e = errno;
-		return fail(err, err_size, e == ENOMEM ? -ENOMEM : -EINVAL, "%s: %s", path, strerror(e));
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
+	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
-	}
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	int ok = yaml_parser_load(&parser, &doc);
-	fclose(f);
 	if (!ok) {
 		int r = fail(err, err_size, -EINVAL, "%s: line %zu: %s", path, parser.problem_mark.line + 1,
 			     parser.problem ? parser.problem : "invalid YAML");
@@ -471,7 +467,7 @@ static int load_file(struct hg_kubeconfig *c, const char *path, const char *want
 		}
 	} else if ((s = map_str(&doc, cluster, "certificate-authority"))) {
 		c->ca_file = resolve(dir, s);
-		if (c->ca_file && access(c->ca_file, R_OK) < 0) {
+		if (io && c->ca_file && access(c->ca_file, R_OK) < 0) {
 			r = fail(err, err_size, -EINVAL, "cluster \"%s\": certificate-authority %s: %s",
 				 cluster_name, c->ca_file, strerror(errno));
 			goto out;
@@ -501,7 +497,7 @@ static int load_file(struct hg_kubeconfig *c, const char *path, const char *want
 				}
 			} else if ((s = map_str(&doc, user, pem[i].file_key))) {
 				*pem[i].file = resolve(dir, s);
-				if (*pem[i].file && access(*pem[i].file, R_OK) < 0) {
+				if (io && *pem[i].file && access(*pem[i].file, R_OK) < 0) {
 					r = fail(err, err_size, -EINVAL, "user \"%s\": %s %s: %s", user_name,
 						 pem[i].file_key, *pem[i].file, strerror(errno));
 					goto out;
@@ -517,8 +513,8 @@ static int load_file(struct hg_kubeconfig *c, const char *path, const char *want
 			c->token = strdup(s);
 		else if ((s = map_str(&doc, user, "tokenFile"))) {
 			c->token_file = resolve(dir, s);
-			_cleanup_free_ char *t = c->token_file ? read_token(c->token_file) : NULL;
-			if (!t) {
+			_cleanup_free_ char *t = io && c->token_file ? read_token(c->token_file) : NULL;
+			if (io && !t) {
 				r = fail(err, err_size, -EINVAL, "user \"%s\": tokenFile %s: %s", user_name,
 					 c->token_file ? c->token_file : s, strerror(errno));
 				goto out;
@@ -526,7 +522,11 @@ static int load_file(struct hg_kubeconfig *c, const char *path, const char *want
 		}
 		yaml_node_t *exec = map_get(&doc, user, "exec");
 		if (exec && exec->type == YAML_MAPPING_NODE) {
-			if ((r = exec_credential(c, &doc, exec, dir, err, err_size)) < 0)
+			if (!io && !map_str(&doc, exec, "command")) {
+				r = fail(err, err_size, -EINVAL, "user \"%s\": exec has no command", c->user);
+				goto out;
+			}
+			if (io && (r = exec_credential(c, &doc, exec, dir, err, err_size)) < 0)
 				goto out;
 		} else if (map_get(&doc, user, "auth-provider")) {
 			r = fail(err, err_size, -EINVAL,
@@ -543,6 +543,33 @@ static int load_file(struct hg_kubeconfig *c, const char *path, const char *want
 out:
 	yaml_document_delete(&doc);
 	return r;
+}
+
+static int load_file(struct hg_kubeconfig *c, const char *path, const char *want_context, char *err,
+		     size_t err_size)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = read_file(path, &text, &len);
+	if (r < 0)
+		return fail(err, err_size, r == -ENOMEM ? -ENOMEM : -EINVAL, "%s: %s", path, strerror(-r));
+	return load_text(c, text, len, path, want_context, true, err, err_size);
+}
+
+int hg_kubeconfig_parse(const char *text, size_t len, const char *path, const char *context,
+			struct hg_kubeconfig **out, char *err, size_t err_size)
+{
+	__attribute__((cleanup(kubeconfig_freep))) struct hg_kubeconfig *c = calloc(1, sizeof(*c));
+	if (err && err_size)
+		err[0] = 0;
+	if (!c)
+		return -ENOMEM;
+	int r = load_text(c, text, len, path, context, false, err, err_size);
+	if (r < 0)
+		return r;
+	*out = c;
+	c = NULL;
+	return 0;
 }
 
 /* ---- in-cluster ---- */

@@ -42,6 +42,12 @@ int hg_kubeconfig_load(const struct hg_kubeconfig_opts *opts, struct hg_kubeconf
 		       char *err, size_t err_size);
 void hg_kubeconfig_free(struct hg_kubeconfig *cfg);
 
+/* Parses the text of a kubeconfig file as hg_kubeconfig_load() does, with no I/O: the files
+ * it names are resolved against path's directory but neither checked nor read, an exec
+ * plugin is checked but not run. path names the text in messages. Same returns. */
+int hg_kubeconfig_parse(const char *text, size_t len, const char *path, const char *context,
+			struct hg_kubeconfig **out, char *err, size_t err_size);
+
 /* The bearer token to send now (token_file re-read, else token), malloc'd; NULL if none. */
 char *hg_kubeconfig_bearer(const struct hg_kubeconfig *cfg);
 

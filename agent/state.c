@@ -190,19 +190,11 @@ static void load_denial(const json_t *o, struct hg_stored_denial *sd)
 	sd->last_seen_ns = get_int(o, "last_seen_ns");
 }
 
-static int load(struct hg_store *store, const char *path, char *err, size_t err_len,
-		long long *version)
+/* Restores a parsed state document and frees it; name is for the messages. */
+static int restore_doc(struct hg_store *store, json_t *doc, const char *name, char *err,
+		       size_t err_len, long long *version)
 {
-	json_error_t je;
-	json_t *doc = json_load_file(path, 0, &je);
 	int restored = 0;
-
-	if (!doc) {
-		if (access(path, F_OK) < 0)
-			return -ENOENT;
-		snprintf(err, err_len, "%s: line %d: %s", path, je.line, je.text);
-		return -EBADMSG;
-	}
 	const json_t *containers = json_object_get(doc, "containers");
 	const json_t *v = json_object_get(doc, "version");
 	*version = json_integer_value(v);
@@ -213,7 +205,7 @@ static int load(struct hg_store *store, const char *path, char *err, size_t err_
 		return -EPROTO;
 	}
 	if (!json_is_integer(v) || *version != STATE_VERSION || !json_is_array(containers)) {
-		snprintf(err, err_len, "%s: not a saved hgdiag state (version %d)", path, STATE_VERSION);
+		snprintf(err, err_len, "%s: not a saved hgdiag state (version %d)", name, STATE_VERSION);
 		json_decref(doc);
 		return -EBADMSG;
 	}
@@ -240,6 +232,33 @@ static int load(struct hg_store *store, const char *path, char *err, size_t err_
 	}
 	json_decref(doc);
 	return restored;
+}
+
+int hg_state_parse(struct hg_store *store, const char *text, size_t len, const char *name,
+		   char *err, size_t err_len)
+{
+	json_error_t je;
+	long long version;
+	json_t *doc = json_loadb(text, len, 0, &je);
+	if (!doc) {
+		snprintf(err, err_len, "%s: line %d: %s", name, je.line, je.text);
+		return -EBADMSG;
+	}
+	return restore_doc(store, doc, name, err, err_len, &version);
+}
+
+static int load(struct hg_store *store, const char *path, char *err, size_t err_len,
+		long long *version)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, 0, &je);
+	if (!doc) {
+		if (access(path, F_OK) < 0)
+			return -ENOENT;
+		snprintf(err, err_len, "%s: line %d: %s", path, je.line, je.text);
+		return -EBADMSG;
+	}
+	return restore_doc(store, doc, path, err, err_len, version);
 }
 
 int hg_state_load(struct hg_store *store, const char *path, char *err, size_t err_len)

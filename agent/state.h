@@ -23,6 +23,12 @@ int hg_state_save(struct hg_store *store, const char *path);
  * file written by a newer version (err says which). */
 int hg_state_load(struct hg_store *store, const char *path, char *err, size_t err_len);
 
+/* The same from the text of a state file, no I/O (what hg_state_load() does after reading
+ * it); name is the file's name for the messages. Returns the number of denials restored,
+ * -EBADMSG, -EPROTO. */
+int hg_state_parse(struct hg_store *store, const char *text, size_t len, const char *name,
+		   char *err, size_t err_len);
+
 enum hg_state_restored {
 	HG_STATE_NONE,       /* no saved state: starting empty (msg empty) */
 	HG_STATE_RESTORED,   /* msg: "restored N denials from PATH" */

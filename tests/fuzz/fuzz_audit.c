@@ -1,6 +1,6 @@
 /* libFuzzer target for the audit parser: a line, the netlink form of a message, and the
  * AppArmor rule, widening steps and profile of whatever parsed. Built and run by
- * tests/integration/fuzz_audit.sh. */
+ * tests/integration/fuzz.sh. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* libFuzzer target for the audit netlink framing: the input is one datagram as the
  * socket returned it. Checks that framing stays inside it, always moves forward and
  * ends, and runs every framed message through the parser and the AppArmor rule, as the
- * agent does. Built and run by tests/integration/fuzz_audit.sh. */
+ * agent does. Built and run by tests/integration/fuzz.sh. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -31,7 +31,7 @@ declare -A SKIP=(
 	[cli_exit_codes.sh]="the CLI's exit statuses only: no kernel code involved"
 	[kube-double.sh]="the API-server double alone: no kernel code involved"
 	[helm_render.sh]="renders the Helm chart in user space: no kernel code involved"
-	[fuzz_audit.sh]="fuzzes the audit parser in user space: no kernel code involved"
+	[fuzz.sh]="fuzzes the parsers in user space: no kernel code involved"
 )
 
 mode=full kernels="5.10 6.1 6.12" tests=''

@@ -99,6 +99,13 @@ static const struct path_case cases[] = {
 	  "" },
 	{ "bad uid", "/kubepods/burstable/pod6f1c2b7e-8a44-4b1e-9c0d/" ID, ID, "", "" },
 	{ "empty", "", "", "", "" },
+	/* Found by fuzzing: a pod slice whose uid goes wrong half-way left that half as the
+	 * pod uid. */
+	{ "uid bad half-way",
+	  "/kubepods.slice/kubepods-besteffort-pod587c7ce2_75c7erd.servi8_6ca0a63b7f63.slice/"
+	  "cri-containerd-" ID ".scope", ID, "", "" },
+	{ "uid bad half-way, host", "/kubepods-bdsteffopt-pod587c7ce2_75c7erd.servi8_6ca0a63b7f63.slice",
+	  "", "", "" },
 };
 
 START_TEST(parse_path_table)
@@ -181,6 +188,9 @@ static const struct proc_case proc_cases[] = {
 	  "11:blkio:/a\n3:cpu,cpuacct:/system.slice/bar.service\n", "/system.slice/bar.service" },
 	{ "nothing but roots", "4:memory:/\n0::/\n", "/" },
 	{ "garbage", "no colons here\n\n", "/" },
+	/* Found by fuzzing: a path that is not absolute was returned as the cgroup path. */
+	{ "relative path", "0::kubepods.slice/containerd.service\n", "/" },
+	{ "empty path, then a real one", "0::\n4:memory:\n3:pids:/docker/" ID "\n", "/docker/" ID },
 };
 
 START_TEST(pick_path_table)

@@ -232,6 +232,46 @@ START_TEST(denials_route)
 }
 END_TEST
 
+/* The path parser alone, as the server uses it (no server needed). */
+START_TEST(parse_path)
+{
+	static const struct { const char *url, *route, *ns, *name; int r; } cases[] = {
+		{ "/healthz", "healthz", "", "", 0 },
+		{ "/readyz", "readyz", "", "", 0 },
+		{ "/metrics", "metrics", "", "", 0 },
+		{ "/v1/denials", "denials", "", "", 0 },
+		{ "/v1/pods/shop/web-0", "pod", "shop", "web-0", 0 },
+		{ "/v1/pods/kube-system/etcd.node_a", "pod", "kube-system", "etcd.node_a", 0 },
+		{ "/v1/pods", "pod", "", "", -EINVAL },
+		{ "/v1/pods/shop", "pod", "", "", -EINVAL },
+		{ "/v1/pods/shop/", "pod", "", "", -EINVAL },
+		{ "/v1/pods//web-0", "pod", "", "", -EINVAL },
+		{ "/v1/pods/shop/web-0/x", "pod", "", "", -EINVAL },
+		{ "/v1/pods/sh op/web-0", "pod", "", "", -EINVAL },
+		{ "/v1/podsx", "other", "", "", 0 },
+		{ "/healthz/", "other", "", "", 0 },
+		{ "", "other", "", "", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *route = NULL;
+		char ns[HG_HTTP_NAME_MAX] = "x", name[HG_HTTP_NAME_MAX] = "x";
+		int r = hg_http_parse_path(cases[i].url, &route, ns, name);
+		ck_assert_msg(r == cases[i].r && !strcmp(route, cases[i].route) &&
+			      !strcmp(ns, cases[i].ns) && !strcmp(name, cases[i].name),
+			      "%s: %d %s '%s' '%s'", cases[i].url, r, route, ns, name);
+	}
+	/* A name is a DNS subdomain: 253 bytes at most. */
+	char url[600];
+	snprintf(url, sizeof(url), "/v1/pods/shop/%0253d", 0);
+	const char *route;
+	char ns[HG_HTTP_NAME_MAX], name[HG_HTTP_NAME_MAX];
+	ck_assert_int_eq(hg_http_parse_path(url, &route, ns, name), 0);
+	ck_assert_uint_eq(strlen(name), 253);
+	snprintf(url, sizeof(url), "/v1/pods/shop/%0254d", 0);
+	ck_assert_int_eq(hg_http_parse_path(url, &route, ns, name), -EINVAL);
+}
+END_TEST
+
 START_TEST(errors)
 {
 	static const struct { const char *method, *path; long code; } cases[] = {
@@ -356,6 +396,7 @@ int main(void)
 	tcase_add_test(tc, pod_route);
 	tcase_add_test(tc, denials_route);
 	tcase_add_test(tc, errors);
+	tcase_add_test(tc, parse_path);
 	tcase_add_test(tc, kubernetes_lookup);
 	tcase_add_test(tc, listen_errors);
 	suite_add_tcase(s, tc);

@@ -500,6 +500,47 @@ START_TEST(exec_hooks_and_probes_are_kept)
 }
 END_TEST
 
+/* A list page decoded without a server, as the watcher does with each page: the continue
+ * token, the resourceVersion of the last page, and an answer that is not a pod list. */
+START_TEST(list_page_offline)
+{
+	char *pod = event_line("ADDED", "pod-crashloop-ephemeral.json");
+	json_t *ev = json_loads(pod, 0, NULL);
+	json_t *items = json_pack("[O]", json_object_get(ev, "object"));
+	json_t *page = json_pack("{s:s,s:{s:s,s:s},s:o}", "kind", "PodList", "metadata", "resourceVersion",
+				 "41", "continue", "next-page", "items", items);
+	char *text = json_dumps(page, JSON_COMPACT), *cont = NULL;
+	ck_assert_int_eq(hg_kube_apply_list_page(k, text, strlen(text), &cont), 0);
+	ck_assert_str_eq(cont, "next-page");
+	ck_assert_str_eq(stats().resource_version, "");   /* kept from the last page only */
+	free(cont);
+	free(text);
+	json_object_del(json_object_get(page, "metadata"), "continue");
+	text = json_dumps(page, JSON_COMPACT);
+	ck_assert_int_eq(hg_kube_apply_list_page(k, text, strlen(text), &cont), 0);
+	ck_assert_ptr_null(cont);
+	ck_assert_str_eq(stats().resource_version, "41");
+	ck_assert_uint_eq(stats().pods_tracked, 1);
+	free(text);
+	/* A Status or any other JSON is not an empty list: it must not end a relist (which
+	 * would mark every pod deleted). */
+	static const char *const not_lists[] = {
+		"{\"kind\":\"Status\",\"code\":500,\"message\":\"etcdserver: leader changed\"}",
+		"[]", "null", "{\"items\":{}}", "{",
+	};
+	for (size_t i = 0; i < sizeof(not_lists) / sizeof(not_lists[0]); i++) {
+		ck_assert_int_eq(hg_kube_apply_list_page(k, not_lists[i], strlen(not_lists[i]), &cont),
+				 -EBADMSG);
+		ck_assert_ptr_null(cont);
+	}
+	ck_assert_uint_eq(stats().decode_errors, sizeof(not_lists) / sizeof(not_lists[0]));
+	ck_assert_uint_eq(stats().pods_tracked, 1);
+	json_decref(page);
+	json_decref(ev);
+	free(pod);
+}
+END_TEST
+
 START_TEST(bad_events)
 {
 	static const char *const lines[] = {
@@ -623,6 +664,7 @@ int main(void)
 	tcase_add_test(off, recorded_pending_pod_has_no_ids);
 	tcase_add_test(off, exec_hooks_and_probes_are_kept);
 	tcase_add_test(off, bad_events);
+	tcase_add_test(off, list_page_offline);
 	suite_add_tcase(s, off);
 	TCase *big = tcase_create("scale");
 	tcase_set_timeout(big, 300);

@@ -339,6 +339,35 @@ START_TEST(home_config_only_when_asked)
 }
 END_TEST
 
+/* The text alone: files named are resolved, not read; an exec plugin is not run. */
+START_TEST(parse_text_without_io)
+{
+	static const char *const text =
+		"current-context: c\n"
+		"contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+		"clusters: [{name: k, cluster: {server: 'https://k:6443', certificate-authority: ca.crt}}]\n"
+		"users: [{name: u, user: {tokenFile: /nonexistent/token, exec: {command: /nonexistent/plugin}}}]\n";
+	struct hg_kubeconfig *c = NULL;
+	ck_assert_int_eq(hg_kubeconfig_parse(text, strlen(text), "/etc/kube/config", NULL, &c, err,
+					     sizeof(err)), 0);
+	ck_assert_str_eq(c->ca_file, "/etc/kube/ca.crt");
+	ck_assert_str_eq(c->token_file, "/nonexistent/token");
+	ck_assert(!c->from_exec);
+	ck_assert_str_eq(c->source, "/etc/kube/config");
+	hg_kubeconfig_free(c);
+	static const char *const no_command =
+		"current-context: c\n"
+		"contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+		"clusters: [{name: k, cluster: {server: 'https://k:6443'}}]\n"
+		"users: [{name: u, user: {exec: {args: [x]}}}]\n";
+	ck_assert_int_eq(hg_kubeconfig_parse(no_command, strlen(no_command), "k", NULL, &c, err,
+					     sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "kubeconfig: user \"u\": exec has no command");
+	/* The length bounds the text. */
+	ck_assert_int_eq(hg_kubeconfig_parse(text, 10, "k", NULL, &c, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
 START_TEST(base64)
 {
 	unsigned char out[32];
@@ -370,6 +399,7 @@ int main(void)
 	tcase_add_test(tc, in_cluster);
 	tcase_add_test(tc, home_config_only_when_asked);
 	tcase_add_test(tc, base64);
+	tcase_add_test(tc, parse_text_without_io);
 	suite_add_tcase(s, tc);
 	return hg_check_run(s);
 }

@@ -102,6 +102,27 @@ START_TEST(round_trip_and_counts_go_on)
 }
 END_TEST
 
+/* The text of a state file, no file: what hg_state_load() reads, checked the same way. */
+START_TEST(parse_text)
+{
+	struct hg_store *s;
+	char err[256] = "";
+	ck_assert_int_eq(hg_store_new(&s, NULL), 0);
+	const char *ok = "{\"version\": 1, \"containers\": [{\"container_id\": \"abc\", \"denials\": "
+			 "[{\"kind\": 2, \"count\": 3, \"syscall\": \"openat\", \"path\": \"/var/x\", "
+			 "\"id\": \"d1\"}]}]}";
+	ck_assert_int_eq(hg_state_parse(s, ok, strlen(ok), "denials.json", err, sizeof(err)), 1);
+	const char *bad = "{\"version\": 1, \"containers\": [";
+	ck_assert_int_eq(hg_state_parse(s, bad, strlen(bad), "denials.json", err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "denials.json: line 1"));
+	const char *newer = "{\"version\": 2, \"containers\": []}";
+	ck_assert_int_eq(hg_state_parse(s, newer, strlen(newer), "x", err, sizeof(err)), -EPROTO);
+	/* The length bounds the text: no NUL needed, none read past. */
+	ck_assert_int_eq(hg_state_parse(s, ok, 10, "x", err, sizeof(err)), -EBADMSG);
+	hg_store_free(s);
+}
+END_TEST
+
 START_TEST(missing_and_malformed_files)
 {
 	struct hg_store *s;
@@ -332,6 +353,7 @@ int main(void)
 	TCase *tc = tcase_create("state");
 	tcase_add_test(tc, round_trip_and_counts_go_on);
 	tcase_add_test(tc, missing_and_malformed_files);
+	tcase_add_test(tc, parse_text);
 	tcase_add_test(tc, failed_save_keeps_the_previous_file);
 	tcase_add_test(tc, restore_after_a_killed_save);
 	tcase_add_test(tc, newer_version_is_set_aside);
