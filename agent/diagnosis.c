@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "diagnosis.h"
@@ -223,4 +224,57 @@ out:
 	free(matching);
 	snapshot_free(&s);
 	return result;
+}
+
+struct one_container {
+	struct hg_stored_container c;
+	int err;
+};
+
+static void copy_one(const struct hg_stored_container *c, const struct hg_stored_denial *sd, void *ctx)
+{
+	struct one_container *o = ctx;
+	(void)sd;
+	o->c = *c;
+	o->c.denials = c->n_denials ? malloc(c->n_denials * sizeof(*c->denials)) : NULL;
+	if (c->n_denials && !o->c.denials) {
+		o->err = -ENOMEM;
+		return;
+	}
+	if (c->n_denials)
+		memcpy(o->c.denials, c->denials, c->n_denials * sizeof(*c->denials));
+}
+
+int hg_diagnosis_suggestion(struct hg_store *store, const struct hg_origin *origin, const char *id,
+			    const struct hg_advice_env *env, char *buf, size_t size)
+{
+	struct one_container o = { .err = -ENOENT };
+	if (hg_store_visit_denial(store, origin, id, copy_one, &o) < 0)
+		return -ENOENT;
+	if (o.err == -ENOMEM)
+		return -ENOMEM;
+	json_auto_t *values = json_object();
+	json_t *suggestions = values ? hg_advise_container(&o.c, env ? env : &default_env, values) : NULL;
+	free(o.c.denials);
+	if (!suggestions)
+		return -ENOMEM;
+	/* The effective suggestion that names this denial; else any that names it. */
+	const char *found = NULL;
+	size_t i, j;
+	json_t *s, *d;
+	for (int pass = 0; pass < 2 && !found; pass++)
+		json_array_foreach(suggestions, i, s) {
+			if (pass == 0 && json_is_false(json_object_get(s, "effective")))
+				continue;
+			json_array_foreach(json_object_get(s, "denials"), j, d)
+				if (json_string_value(d) && strcmp(json_string_value(d), id) == 0)
+					found = json_string_value(json_object_get(s, "summary"));
+			if (found)
+				break;
+		}
+	int r = found ? 0 : -ENOENT;
+	if (found)
+		snprintf(buf, size, "%s", found);
+	json_decref(suggestions);
+	return r;
 }

@@ -25,4 +25,10 @@ json_t *hg_diagnosis_pod(struct hg_store *store, const char *node, const char *n
 json_t *hg_diagnosis_all(struct hg_store *store, const char *node,
 			 const struct hg_advice_env *env);
 
+/* The summary of the suggestion for one stored denial (the effective one naming it first),
+ * into buf: 0, -ENOENT (no such denial, or no suggestion names it), -ENOMEM. The advice
+ * runs on a copy of the container, without the store lock. */
+int hg_diagnosis_suggestion(struct hg_store *store, const struct hg_origin *origin, const char *id,
+			    const struct hg_advice_env *env, char *buf, size_t size);
+
 #endif

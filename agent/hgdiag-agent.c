@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include "advice.h"
@@ -19,6 +20,8 @@
 #include "backlog.h"
 #include "classify.h"
 #include "caps.h"
+#include "diagnosis.h"
+#include "events.h"
 #include <curl/curl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -145,6 +148,9 @@ struct agent {
 	struct hg_kube *kube;            /* NULL in standalone mode */
 	struct hg_authz *authz;          /* Kubernetes mode: who may read /v1 */
 	struct hg_backlog *backlog;
+	struct hg_events *events;        /* Kubernetes mode: Events on the pods */
+	struct hg_store *store;
+	const struct hg_advice_env *advice_env;
 	volatile int attached;
 	volatile int pods_changed;       /* set by the pod watcher, read by the event loop */
 	char degraded[1024];             /* hooks missing, one line each, for /readyz (set once) */
@@ -313,6 +319,19 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 		m->backlog = bs.queued;
 		m->backlog_max = 4096;
 		add_count(m->events_lost, &m->n_events_lost, "kube", ks.decode_errors);
+		if (a->events) {
+			struct hg_events_stats es;
+			hg_events_get_stats(a->events, &es);
+			m->kube_events = true;
+			m->kube_events_posted[0] = es.created;
+			m->kube_events_posted[1] = es.patched;
+			m->kube_events_failed[0] = es.create_failed;
+			m->kube_events_failed[1] = es.patch_failed;
+			m->kube_events_dropped[0] = es.dropped_queue;
+			m->kube_events_dropped[1] = es.dropped_pod_limit;
+			m->kube_events_dropped[2] = es.dropped_node_limit;
+			m->kube_events_dropped[3] = es.dropped_keys;
+		}
 		add_count(m->events_lost, &m->n_events_lost, "backlog", bs.overflow);
 	}
 	m->bpf_stats_enabled = bpf_stats_enabled();
@@ -334,6 +353,61 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 		snprintf(hm->form, sizeof(hm->form), "%s", forms[i].form);
 		snprintf(hm->state, sizeof(hm->state), "%s", hg_hook_state_name(forms[i].state));
 	}
+}
+
+/* The Event poster's view of the store: a denial's count now, and its suggestion. */
+static int event_count(const struct hg_origin *o, const char *id, uint64_t *count, uint64_t *last_ns,
+		       void *ctx);
+
+struct count_out {
+	uint64_t count, last_ns;
+};
+
+static void read_count(const struct hg_stored_container *c, const struct hg_stored_denial *sd, void *ctx)
+{
+	struct count_out *out = ctx;
+	(void)c;
+	out->count = sd->count;
+	out->last_ns = sd->last_seen_ns;
+}
+
+static int event_count(const struct hg_origin *o, const char *id, uint64_t *count, uint64_t *last_ns,
+		       void *ctx)
+{
+	struct agent *a = ctx;
+	struct count_out out = { 0 };
+	int r = hg_store_visit_denial(a->store, o, id, read_count, &out);
+	if (r < 0)
+		return r;
+	*count = out.count;
+	*last_ns = out.last_ns;
+	return 0;
+}
+
+static int event_suggestion(const struct hg_origin *o, const char *id, char *buf, size_t size, void *ctx)
+{
+	struct agent *a = ctx;
+	return hg_diagnosis_suggestion(a->store, o, id, a->advice_env, buf, size);
+}
+
+static void events_log(int level, const char *msg, void *ctx)
+{
+	bool verbose = *(bool *)ctx;
+	if (level <= LOG_WARNING || verbose)
+		fprintf(stderr, "hgdiag-agent: events: %s\n", msg);
+}
+
+/* HGDIAG_EVENTS="series_ms,pod_burst,pod_refill_ms,node_burst,node_refill_ms" (tests):
+ * the Event poster's update interval and rate limits; a 0 keeps the default. */
+static void events_tuning(struct hg_events_opts *o)
+{
+	const char *env = getenv("HGDIAG_EVENTS");
+	unsigned v[5] = { 0 };
+	if (!env || sscanf(env, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) < 1)
+		return;
+	o->series_ms = v[0];
+	o->limits = (struct hg_events_limits){ .pod_burst = v[1], .pod_refill_ms = v[2],
+					       .node_burst = v[3], .node_refill_ms = v[4] };
 }
 
 /* The RuntimeDefault-like profile: beside the binary in a build tree, else installed. */
@@ -509,6 +583,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hg_pipeline_init(&agent.pl, store, stdout, opts.log_format);
+	agent.store = store;
 
 	/* --state-dir: what an earlier run saw, so a restart loses no diagnosis. */
 	char state_path[4096] = "";
@@ -592,6 +667,18 @@ int main(int argc, char **argv)
 					    .pod_cmds = agent.kube ? agent_pod_cmds : NULL, .ctx = &agent };
 	if (!advice_env.seccomp_default)
 		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
+	agent.advice_env = &advice_env;
+	if (agent.kube) {
+		struct hg_events_opts eo = { .cfg = agent.kubeconfig, .node = node_name, .count = event_count,
+					     .suggest = event_suggestion, .ctx = &agent, .log = events_log,
+					     .log_ctx = &opts.verbose };
+		events_tuning(&eo);
+		if (hg_events_new(&eo, &agent.events) < 0 || hg_events_start(agent.events) < 0) {
+			fprintf(stderr, "hgdiag-agent: cannot start the Kubernetes Event poster\n");
+			goto out;
+		}
+		agent.pl.events = agent.events;
+	}
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = store, .node_name = node_name,
 		.is_ready = agent_ready, .ready_notes = agent.degraded, .agent_metrics = agent_fill_metrics, .ctx = &agent,
@@ -673,6 +760,9 @@ int main(int argc, char **argv)
 	/* Stop serving first (bounded), then flush what the kernel still holds and detach. */
 	hg_http_stop(http, 2000);
 	http = NULL;
+	/* no more Events: a hanging API server must not hold up the exit */
+	agent.pl.events = NULL;
+	hg_events_stop(agent.events);
 	hg_probe_consume(agent.probe);
 	hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
 	log_stats(agent.probe, &agent.pl);
@@ -687,6 +777,8 @@ out:
 	hg_audit_netlink_close(agent.audit_nl);
 	hg_audit_file_close(agent.audit_file);
 	hg_probe_close(agent.probe);
+	agent.pl.events = NULL;
+	hg_events_free(agent.events);
 	hg_kube_free(agent.kube);
 	hg_authz_free(agent.authz);
 	hg_backlog_free(agent.backlog);

@@ -75,10 +75,11 @@ if render default; then
 	check "tolerates every taint; system-node-critical" "$D" \
 		"$DS"' | .spec.template.spec | .tolerations == [{"operator": "Exists"}] and .priorityClassName == "system-node-critical"'
 	check "image from appVersion" "$D" "$CT"' | .image == "hgdiag/hgdiag-agent:0.1.0"'
-	check "ClusterRole: pods get/list/watch, create tokenreviews and subjectaccessreviews, nothing else" "$D" \
+	check "ClusterRole: pods get/list/watch, create tokenreviews and subjectaccessreviews, create/patch events, nothing else" "$D" \
 		'.[] | select(.kind == "ClusterRole") | .rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
 		 {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-		 {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]'
+		 {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+		 {"apiGroups": ["events.k8s.io", ""], "resources": ["events"], "verbs": ["create", "patch"]}]'
 	check "binding: the ClusterRole to the DaemonSet's service account" "$D" \
 		"($DS | .spec.template.spec.serviceAccountName) as \$sa | (.[] | select(.kind == \"ServiceAccount\") | .metadata.name) as \$name
 		 | .[] | select(.kind == \"ClusterRoleBinding\") | .roleRef == {\"apiGroup\": \"rbac.authorization.k8s.io\", \"kind\": \"ClusterRole\", \"name\": \"hgdiag-agent\"}
