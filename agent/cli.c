@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -783,16 +784,86 @@ static int merge_denials(json_t *merged, const json_t *doc, const char *node)
 	return 0;
 }
 
-/* Every agent in the cluster through the pod proxy, merged into one /v1/denials document
- * ("node": null, "nodes": the nodes answered). An agent that cannot be reached gets its
- * line on stderr, the others are still listed, and the status is HG_EXIT_NOT_FOUND. */
-static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
-			json_t **doc, FILE *err)
-{
+/* Asking many agents at once: a few threads take the next agent until none is left. */
+struct fanout_result {
+	json_t *doc;
+	long status;
 	int r;
+	char msg[768];
+};
+
+struct fanout {
+	const struct hg_kubeconfig *cfg;
+	const struct hg_agent_ref *agents;
+	size_t n, next;
+	const char *token;
+	long timeout_ms;
+	pthread_mutex_t lock;
+	struct fanout_result *res;
+};
+
+static void *fanout_worker(void *arg)
+{
+	struct fanout *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next++;
+		pthread_mutex_unlock(&f->lock);
+		if (i >= f->n)
+			return NULL;
+		struct fanout_result *r = &f->res[i];
+		r->r = hg_api_proxy_get_timeout(f->cfg, &f->agents[i], HG_AGENT_PORT, "/v1/denials",
+						f->token, f->timeout_ms, &r->doc, &r->status, r->msg,
+						sizeof(r->msg));
+	}
+}
+
+static long env_long(const char *name, long dflt, long min, long max)
+{
+	const char *e = getenv(name);
+	long v = e && *e ? atol(e) : dflt;
+	return v < min ? min : v > max ? max : v;
+}
+
+/* The agents to ask: with the Events index readable, only those on the nodes it names
+ * (an agent records an Event for every new denial of a pod); else, or with --all-agents,
+ * every agent. Filters `agents` in place; says once on err when the index cannot be read. */
+static void narrow_by_index(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+			    const char *ns, struct hg_agent_ref *agents, size_t *n, FILE *err)
+{
+	char msg[1024];
+	json_t *nodes = NULL;
+	if (o->all_agents)
+		return;
+	if (hg_api_event_nodes(cfg, ns, &nodes, msg, sizeof(msg)) < 0) {
+		fprintf(err, "hgdiag: cannot read the Events index (%s): asking every agent\n", msg);
+		return;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (json_object_get(nodes, agents[i].node)) {
+			struct hg_agent_ref t = agents[kept];
+			agents[kept++] = agents[i];
+			agents[i] = t;
+		}
+	}
+	/* the others are freed with the array (hg_agent_refs_free of the full count) */
+	*n = kept;
+	json_decref(nodes);
+}
+
+/* The agents of the cluster through the pod proxy, merged into one /v1/denials document
+ * ("node": null, "nodes": the nodes answered). At cluster scale the Events index (reason
+ * SandboxDenied) names the nodes with denials first, and only their agents are asked,
+ * HGDIAG_LIST_CONCURRENCY (16) at a time, each bounded by HGDIAG_AGENT_TIMEOUT_MS (5000).
+ * An agent that cannot be reached gets its line on stderr, the others are still listed,
+ * and the status is HG_EXIT_NOT_FOUND. */
+static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+			const char *ns, json_t **doc, FILE *err)
+{
 	char msg[1024];
 	struct hg_agent_ref *agents = NULL;
-	size_t n = 0;
+	size_t n = 0, total;
 	if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, &agents, &n, msg,
 			       sizeof(msg)) < 0) {
 		fprintf(err, "hgdiag: %s\n", msg);
@@ -803,33 +874,62 @@ static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig 
 		hg_agent_refs_free(agents, n);
 		return HG_EXIT_NOT_FOUND;
 	}
+	total = n;
+	narrow_by_index(o, cfg, ns, agents, &n, err);
 	_cleanup_free_ char *token = agent_token(o, cfg);
+	struct fanout f = { .cfg = cfg, .agents = agents, .n = n, .token = token,
+			    .timeout_ms = env_long("HGDIAG_AGENT_TIMEOUT_MS", 5000, 100, 600000) };
+	f.res = calloc(n ? n : 1, sizeof(*f.res));
 	*doc = json_pack("{s:n,s:[],s:[],s:[]}", "node", "nodes", "pods", "containers");
-	int status_out = *doc ? 0 : HG_EXIT_NOT_FOUND;
+	if (!f.res || !*doc) {
+		fprintf(err, "hgdiag: out of memory\n");
+		free(f.res);
+		json_decref(*doc);
+		*doc = NULL;
+		hg_agent_refs_free(agents, total);
+		return HG_EXIT_NOT_FOUND;
+	}
+	pthread_mutex_init(&f.lock, NULL);
+	size_t nthreads = (size_t)env_long("HGDIAG_LIST_CONCURRENCY", 16, 1, 256);
+	if (nthreads > n)
+		nthreads = n;
+	pthread_t *th = calloc(nthreads ? nthreads : 1, sizeof(*th));
+	size_t started = 0;
+	for (size_t i = 0; th && i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, fanout_worker, &f) == 0)
+			started++;
+	if (!started)
+		fanout_worker(&f); /* no thread to be had: one after another */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	pthread_mutex_destroy(&f.lock);
+
+	int status_out = 0;
 	size_t answered = 0;
-	for (size_t i = 0; i < n && *doc; i++) {
-		json_auto_t *one = NULL;
-		long status = 0;
-		r = hg_api_proxy_get(cfg, &agents[i], HG_AGENT_PORT, "/v1/denials", token, &one,
-				     &status, msg, sizeof(msg));
-		if (r < 0) {
-			fprintf(err, "hgdiag: %s\n", msg);
+	for (size_t i = 0; i < n; i++) {   /* in node order, as asked */
+		struct fanout_result *r = &f.res[i];
+		if (r->r < 0) {
+			fprintf(err, "hgdiag: %s\n", r->msg);
 			status_out = HG_EXIT_NOT_FOUND;
-		} else if (status != 200 || !json_is_object(one)) {
-			proxy_failed(&agents[i], status, one, err);
+		} else if (r->status != 200 || !json_is_object(r->doc)) {
+			proxy_failed(&agents[i], r->status, r->doc, err);
 			status_out = HG_EXIT_NOT_FOUND;
-		} else if (merge_denials(*doc, one, agents[i].node) < 0) {
+		} else if (*doc && merge_denials(*doc, r->doc, agents[i].node) < 0) {
 			fprintf(err, "hgdiag: out of memory\n");
-			hg_agent_refs_free(agents, n);
-			return HG_EXIT_NOT_FOUND;
+			json_decref(*doc);
+			*doc = NULL;
+			status_out = HG_EXIT_NOT_FOUND;
 		} else {
 			answered++;
 		}
+		json_decref(r->doc);
 	}
-	hg_agent_refs_free(agents, n);
-	if (!*doc)
-		fprintf(err, "hgdiag: out of memory\n");
-	if (!answered) { /* nothing to list: the lines above say why */
+	free(f.res);
+	if (getenv("HGDIAG_LIST_STATS"))   /* the benchmark reads how many were asked */
+		fprintf(err, "hgdiag: asked %zu of %zu agents, %zu answered\n", n, total, answered);
+	hg_agent_refs_free(agents, total);
+	if (!answered && n) { /* nothing to list: the lines above say why */
 		json_decref(*doc);
 		*doc = NULL;
 	}
@@ -857,7 +957,7 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 			ns = cfg->namespace;
 		if (o->watch)
 			return watch_list(o, ns, with_free, cfg, out, err);
-		r = denials_kube(o, cfg, &doc, err);
+		r = denials_kube(o, cfg, ns, &doc, err);
 		/* Some agents answered: print what they said, keep the failure status. */
 		if (!doc)
 			return r;
@@ -1270,7 +1370,7 @@ static const char usage_text[] =
 	"Usage: hgdiag pod NAME [-n NAMESPACE] [-o text|json|values] [--agent URL] [--kubeconfig FILE]\n"
 	"                  [--token TOKEN] [-w]\n"
 	"       hgdiag list [-n NAMESPACE | -A] [-o text|json] [--agent URL] [--kubeconfig FILE]\n"
-	"                  [--token TOKEN] [-w]\n"
+	"                  [--token TOKEN] [-w] [--all-agents]\n"
 	"       hgdiag --help | --version\n"
 	"\n"
 	"Shows why the sandbox refused a pod's syscalls and the smallest change that fixes it.\n"
@@ -1280,6 +1380,9 @@ static const char usage_text[] =
 	"  -o, --output FORMAT   text (default), json (the agent's document), values (YAML for helm)\n"
 	"  -w, --watch           after printing, print new denials and suggestions as they come,\n"
 	"                        until interrupted (as kubectl get -w; json: one document a line)\n"
+	"      --all-agents      list (kubeconfig mode): ask every agent, not only those on the\n"
+	"                        nodes the SandboxDenied Events name (containers outside pods\n"
+	"                        and denials whose Events expired are only found this way)\n"
 	"      --agent URL       the agent to ask, e.g. http://NODE:9464 (also HGDIAG_AGENT)\n"
 	"      --token TOKEN     the bearer token the agent checks with the API server (also\n"
 	"                        HGDIAG_TOKEN; default: the kubeconfig user's token)\n"
@@ -1320,7 +1423,7 @@ static int usage_error(FILE *err, const char *fmt, const char *arg)
 }
 
 enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION, OPT_CONTEXT, OPT_AGENT_NS, OPT_AGENT_SEL,
-       OPT_TOKEN };
+       OPT_TOKEN, OPT_ALL_AGENTS };
 
 int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 {
@@ -1335,6 +1438,7 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 		{ "agent-selector", required_argument, NULL, OPT_AGENT_SEL },
 		{ "token", required_argument, NULL, OPT_TOKEN },
 		{ "watch", no_argument, NULL, 'w' },
+		{ "all-agents", no_argument, NULL, OPT_ALL_AGENTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -1355,6 +1459,9 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 			break;
 		case 'w':
 			o->watch = true;
+			break;
+		case OPT_ALL_AGENTS:
+			o->all_agents = true;
 			break;
 		case 'o':
 			output = optarg;

@@ -22,6 +22,7 @@ struct hg_cli_opts {
 	const char *ns;            /* -n; NULL when not given */
 	bool all_namespaces;       /* -A */
 	bool watch;                /* -w, --watch: print changes until interrupted */
+	bool all_agents;           /* --all-agents: list asks every agent, not the indexed ones */
 	enum hg_cli_output output; /* -o */
 	const char *agent;         /* --agent, else HGDIAG_AGENT */
 	const char *kubeconfig;    /* --kubeconfig */

@@ -130,10 +130,11 @@ fi
 # --- the opt-in role for CLI users ---
 printf 'rbac: {userRole: true}\n' >"$T/users-values.yaml"
 if render users -f "$T/users-values.yaml"; then
-	check "userRole: hgdiag-agent-user may get pods and their proxy, nothing more" "$T/users.json" \
+	check "userRole: hgdiag-agent-user may get pods and their proxy, list events, nothing more" "$T/users.json" \
 		'.[] | select(.kind == "ClusterRole" and .metadata.name == "hgdiag-agent-user") | .rules ==
 		 [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
-		  {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}]'
+		  {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]},
+		  {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}]'
 fi
 
 # --- NOTES.txt ---

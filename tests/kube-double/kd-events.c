@@ -495,3 +495,81 @@ static enum MHD_Result kd_events_control(struct kd *kd, struct MHD_Connection *c
 	json_decref(p);
 	return reply(c, MHD_HTTP_OK, strdup("{}"));
 }
+
+/* ---- simulated agents (for the list -A benchmark) ---- */
+
+/* GET /_fake_agent/{ok,slow,hang}/NODE/v1/denials: what an agent on NODE answers, one pod
+ * with one denial; "slow" answers after 1.5 s, "hang" after 30 s. */
+static bool kd_fake_agent(struct kd *kd, struct MHD_Connection *c, const char *url, enum MHD_Result *ret)
+{
+	char mode[16], node[128];
+	(void)kd;
+	if (sscanf(url, "/_fake_agent/%15[^/]/%127[^/]/v1/denials", mode, node) != 2)
+		return false;
+	unsigned ms = strcmp(mode, "slow") == 0 ? 1500 : strcmp(mode, "hang") == 0 ? 30000 : 0;
+	if (ms) {
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	json_t *doc = json_pack("{s:s,s:[{s:s,s:{s:s,s:s,s:s},s:[{s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:i,s:s}],s:[]}],s:{}}],s:[]}",
+				"node", node, "pods", "node", node, "pod", "namespace", "shop", "name", node,
+				"uid", "00000000-0000-4000-8000-000000000000", "containers", "name", "app", "id",
+				"0000000000000000000000000000000000000000000000000000000000000000", "denials", "id",
+				"d1", "kind", "seccomp", "syscall", "keyctl", "errno", "EPERM", "count", 1,
+				"last_seen", "2026-12-03T10:00:00Z", "suggestions", "values", "containers");
+	char *b = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	*ret = reply(c, MHD_HTTP_OK, b);
+	return true;
+}
+
+/* POST /_control/fake_agents {"n", "slow", "hang", "down", "events"}: n agent pods labelled
+ * as the chart labels them (hgdiag/hgdiag-agent-NNNNN on node-NNNNN), their pod proxies
+ * going to simulated agents on this double: the first `slow` answer late, the next `hang`
+ * never in time, the next `down` are unreachable (a closed port); every n/events-th node
+ * (spread over all kinds) gets a SandboxDenied Event from its agent. */
+static enum MHD_Result kd_fake_agents(struct kd *kd, struct MHD_Connection *c, const char *body)
+{
+	json_t *p = json_loads(body, 0, NULL);
+	unsigned n = (unsigned)json_integer_value(json_object_get(p, "n"));
+	unsigned slow = (unsigned)json_integer_value(json_object_get(p, "slow"));
+	unsigned hang = (unsigned)json_integer_value(json_object_get(p, "hang"));
+	unsigned down = (unsigned)json_integer_value(json_object_get(p, "down"));
+	unsigned events = (unsigned)json_integer_value(json_object_get(p, "events"));
+	json_decref(p);
+	if (!n || n > 100000)
+		return reply_status(c, 400, "BadRequest", "want {\"n\": 1..100000, \"slow\", \"hang\", \"down\", \"events\"}");
+	for (unsigned i = 0; i < n; i++) {
+		char name[64], node[64], url[256];
+		snprintf(name, sizeof(name), "hgdiag-agent-%05u", i);
+		snprintf(node, sizeof(node), "node-%05u", i);
+		json_t *pod = kd_make_pod(kd, "hgdiag", name, node);
+		json_t *m = json_object_get(pod, "metadata");
+		json_object_set_new(m, "labels", json_pack("{s:s,s:s}", "app.kubernetes.io/name", "hgdiag",
+							   "app.kubernetes.io/component", "agent"));
+		json_object_set_new(json_object_get(pod, "status"), "phase", json_string("Running"));
+		json_object_set_new(json_object_get(pod, "status"), "conditions",
+				    json_pack("[{s:s,s:s}]", "type", "Ready", "status", "True"));
+		kd_add(kd, pod);
+		const char *mode = i < slow ? "slow" : i < slow + hang ? "hang" : "ok";
+		if (i >= slow + hang && i < slow + hang + down)
+			snprintf(url, sizeof(url), "http://127.0.0.1:1");
+		else
+			snprintf(url, sizeof(url), "http://127.0.0.1:%u/_fake_agent/%s/%s", kd->port, mode, node);
+		kd_set_proxy(kd, "hgdiag", name, url);
+		if (events && i % (n / events ? n / events : 1) == 0) {
+			char ev[96];
+			snprintf(ev, sizeof(ev), "%s.%x", node, i);
+			json_t *e = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:s}",
+					      "apiVersion", "v1", "kind", "Event", "metadata", "name", ev, "namespace",
+					      "shop", "involvedObject", "kind", "Pod", "namespace", "shop", "name", node,
+					      "reason", "SandboxDenied", "type", "Warning", "message", "simulated",
+					      "reportingComponent", "hgdiag-agent", "reportingInstance", node, "source",
+					      "component", "hgdiag-agent", "host", node, "_api", "v1");
+			pthread_mutex_lock(&kd->lock);
+			json_array_append_new(kd->events->objects, e);
+			pthread_mutex_unlock(&kd->lock);
+		}
+	}
+	return reply(c, MHD_HTTP_OK, strdup("{}"));
+}

@@ -862,6 +862,7 @@ static enum MHD_Result serve_sar(struct kd *kd, struct MHD_Connection *c, const 
 }
 
 static enum MHD_Result kd_events_control(struct kd *kd, struct MHD_Connection *c, const char *body, bool get);
+static enum MHD_Result kd_fake_agents(struct kd *kd, struct MHD_Connection *c, const char *body);
 
 static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, const char *what, const char *body)
 {
@@ -918,6 +919,8 @@ static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, co
 			return reply_status(c, 400, "BadRequest", "want {\"users\": [{\"token\", \"user\": {\"username\"}, ...}]}");
 	} else if (strcmp(what, "events") == 0) {
 		return kd_events_control(kd, c, body, false);
+	} else if (strcmp(what, "fake_agents") == 0) {
+		return kd_fake_agents(kd, c, body);
 	} else if (strcmp(what, "stats") == 0) {
 		pthread_mutex_lock(&kd->lock);
 		json_t *st = json_pack("{s:i,s:i,s:i,s:i,s:i}", "lists", kd->lists, "watches", kd->watches,
@@ -1064,6 +1067,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_control(kd, c, "stats", "");
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/_control/events") == 0)
 		return kd_events_control(kd, c, "", true);
+	enum MHD_Result fake;
+	if (strcmp(method, "GET") == 0 && strncmp(url, "/_fake_agent/", 13) == 0 && kd_fake_agent(kd, c, url, &fake))
+		return fake;
 	return api(kd, c, url, method, NULL);
 }
 
