@@ -21,6 +21,9 @@ struct kd_events {
 	unsigned delay_ms;
 	bool no_events_v1;    /* serve only core v1 Events (an old cluster) */
 	uint64_t seq;
+	uint64_t rv;          /* Events' own resourceVersions: the real server shares one counter
+			       * with the pods, but tests restart the double and replay only the
+			       * pods, so Events must not move the pods' watch versions */
 	unsigned inflight;    /* creates and patches being answered now (delayed ones) */
 };
 
@@ -260,7 +263,7 @@ static enum MHD_Result events_list(struct kd *kd, struct MHD_Connection *c, cons
 		}
 		json_decref(core);
 	}
-	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)kd->rv);
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)kd->events->rv);
 	pthread_mutex_unlock(&kd->lock);
 	json_t *list = json_pack("{s:s,s:s,s:{s:s},s:o}", "kind", "EventList", "apiVersion", "v1",
 				 "metadata", "resourceVersion", rvs, "items", items);
@@ -320,7 +323,7 @@ static enum MHD_Result events_write(struct kd *kd, struct MHD_Connection *c, con
 			gmtime_r(&t, &tm);
 			strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			snprintf(uid, sizeof(uid), "e0e0e0e0-0000-4000-8000-%012llx", (unsigned long long)++ev->seq);
-			snprintf(rv, sizeof(rv), "%llu", (unsigned long long)++kd->rv);
+			snprintf(rv, sizeof(rv), "%llu", (unsigned long long)++ev->rv);
 			json_t *m = json_object_get(o, "metadata");
 			json_object_set_new(m, "namespace", json_string(ns));
 			json_object_set_new(m, "uid", json_string(uid));
@@ -359,7 +362,7 @@ static enum MHD_Result events_write(struct kd *kd, struct MHD_Connection *c, con
 				json_decref(patched);
 			} else {
 				char rv[32];
-				snprintf(rv, sizeof(rv), "%llu", (unsigned long long)++kd->rv);
+				snprintf(rv, sizeof(rv), "%llu", (unsigned long long)++ev->rv);
 				json_object_set_new(json_object_get(patched, "metadata"), "resourceVersion",
 						    json_string(rv));
 				json_object_update(o, patched);
