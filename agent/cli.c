@@ -1,6 +1,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -389,7 +391,15 @@ static int add_rows(struct rows *r, const char *ns, const char *pod, const json_
 	return 0;
 }
 
+static size_t render_list(FILE *f, const json_t *doc, const char *ns, bool with_free, bool header);
+
 size_t hg_cli_render_list(FILE *f, const json_t *doc, const char *ns, bool with_free)
+{
+	return render_list(f, doc, ns, with_free, true);
+}
+
+/* The table; `header`: with its header line (a watch prints it once). */
+static size_t render_list(FILE *f, const json_t *doc, const char *ns, bool with_free, bool header)
 {
 	struct rows r = { 0 };
 	size_t i, j;
@@ -416,7 +426,7 @@ size_t hg_cli_render_list(FILE *f, const json_t *doc, const char *ns, bool with_
 					width[k] = strlen(r.v[row][k]);
 		}
 		width[LIST_COLS - 1] = 0; /* no trailing blanks */
-		for (int k = 0; k < LIST_COLS; k++)
+		for (int k = 0; k < LIST_COLS && header; k++)
 			fprintf(f, "%-*s%s", (int)width[k], list_headers[k],
 				k + 1 < LIST_COLS ? "   " : "\n");
 		for (size_t row = 0; row < r.n; row++)
@@ -663,10 +673,16 @@ static int pod_doc_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig 
 	return ok ? 0 : HG_EXIT_NOT_FOUND;
 }
 
+static int watch_pod(const struct hg_cli_opts *o, FILE *out, FILE *err);
+static int watch_list(const struct hg_cli_opts *o, const char *ns, bool with_free,
+		      const struct hg_kubeconfig *cfg, FILE *out, FILE *err);
+
 static int do_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
 {
 	json_auto_t *doc = NULL;
 	int r;
+	if (o->watch)
+		return watch_pod(o, out, err);
 	if (o->agent) {
 		r = pod_doc_direct(o, o->ns ? o->ns : "default", &doc, err);
 	} else {
@@ -764,16 +780,86 @@ static int merge_denials(json_t *merged, const json_t *doc, const char *node)
 	return 0;
 }
 
-/* Every agent in the cluster through the pod proxy, merged into one /v1/denials document
- * ("node": null, "nodes": the nodes answered). An agent that cannot be reached gets its
- * line on stderr, the others are still listed, and the status is HG_EXIT_NOT_FOUND. */
-static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
-			json_t **doc, FILE *err)
-{
+/* Asking many agents at once: a few threads take the next agent until none is left. */
+struct fanout_result {
+	json_t *doc;
+	long status;
 	int r;
+	char msg[768];
+};
+
+struct fanout {
+	const struct hg_kubeconfig *cfg;
+	const struct hg_agent_ref *agents;
+	size_t n, next;
+	const char *token;
+	long timeout_ms;
+	pthread_mutex_t lock;
+	struct fanout_result *res;
+};
+
+static void *fanout_worker(void *arg)
+{
+	struct fanout *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next++;
+		pthread_mutex_unlock(&f->lock);
+		if (i >= f->n)
+			return NULL;
+		struct fanout_result *r = &f->res[i];
+		r->r = hg_api_proxy_get_timeout(f->cfg, &f->agents[i], HG_AGENT_PORT, "/v1/denials",
+						f->token, f->timeout_ms, &r->doc, &r->status, r->msg,
+						sizeof(r->msg));
+	}
+}
+
+static long env_long(const char *name, long dflt, long min, long max)
+{
+	const char *e = getenv(name);
+	long v = e && *e ? atol(e) : dflt;
+	return v < min ? min : v > max ? max : v;
+}
+
+/* The agents to ask: with the Events index readable, only those on the nodes it names
+ * (an agent records an Event for every new denial of a pod); else, or with --all-agents,
+ * every agent. Filters `agents` in place; says once on err when the index cannot be read. */
+static void narrow_by_index(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+			    const char *ns, struct hg_agent_ref *agents, size_t *n, FILE *err)
+{
+	char msg[1024];
+	json_t *nodes = NULL;
+	if (o->all_agents)
+		return;
+	if (hg_api_event_nodes(cfg, ns, &nodes, msg, sizeof(msg)) < 0) {
+		fprintf(err, "hgdiag: cannot read the Events index (%s): asking every agent\n", msg);
+		return;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (json_object_get(nodes, agents[i].node)) {
+			struct hg_agent_ref t = agents[kept];
+			agents[kept++] = agents[i];
+			agents[i] = t;
+		}
+	}
+	/* the others are freed with the array (hg_agent_refs_free of the full count) */
+	*n = kept;
+	json_decref(nodes);
+}
+
+/* The agents of the cluster through the pod proxy, merged into one /v1/denials document
+ * ("node": null, "nodes": the nodes answered). At cluster scale the Events index (reason
+ * SandboxDenied) names the nodes with denials first, and only their agents are asked,
+ * HGDIAG_LIST_CONCURRENCY (16) at a time, each bounded by HGDIAG_AGENT_TIMEOUT_MS (5000).
+ * An agent that cannot be reached gets its line on stderr, the others are still listed,
+ * and the status is HG_EXIT_NOT_FOUND. */
+static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+			const char *ns, json_t **doc, FILE *err)
+{
 	char msg[1024];
 	struct hg_agent_ref *agents = NULL;
-	size_t n = 0;
+	size_t n = 0, total;
 	if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, &agents, &n, msg,
 			       sizeof(msg)) < 0) {
 		fprintf(err, "hgdiag: %s\n", msg);
@@ -784,33 +870,62 @@ static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig 
 		hg_agent_refs_free(agents, n);
 		return HG_EXIT_NOT_FOUND;
 	}
+	total = n;
+	narrow_by_index(o, cfg, ns, agents, &n, err);
 	_cleanup_free_ char *token = agent_token(o, cfg);
+	struct fanout f = { .cfg = cfg, .agents = agents, .n = n, .token = token,
+			    .timeout_ms = env_long("HGDIAG_AGENT_TIMEOUT_MS", 5000, 100, 600000) };
+	f.res = calloc(n ? n : 1, sizeof(*f.res));
 	*doc = json_pack("{s:n,s:[],s:[],s:[]}", "node", "nodes", "pods", "containers");
-	int status_out = *doc ? 0 : HG_EXIT_NOT_FOUND;
+	if (!f.res || !*doc) {
+		fprintf(err, "hgdiag: out of memory\n");
+		free(f.res);
+		json_decref(*doc);
+		*doc = NULL;
+		hg_agent_refs_free(agents, total);
+		return HG_EXIT_NOT_FOUND;
+	}
+	pthread_mutex_init(&f.lock, NULL);
+	size_t nthreads = (size_t)env_long("HGDIAG_LIST_CONCURRENCY", 16, 1, 256);
+	if (nthreads > n)
+		nthreads = n;
+	pthread_t *th = calloc(nthreads ? nthreads : 1, sizeof(*th));
+	size_t started = 0;
+	for (size_t i = 0; th && i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, fanout_worker, &f) == 0)
+			started++;
+	if (!started)
+		fanout_worker(&f); /* no thread to be had: one after another */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	pthread_mutex_destroy(&f.lock);
+
+	int status_out = 0;
 	size_t answered = 0;
-	for (size_t i = 0; i < n && *doc; i++) {
-		json_auto_t *one = NULL;
-		long status = 0;
-		r = hg_api_proxy_get(cfg, &agents[i], HG_AGENT_PORT, "/v1/denials", token, &one,
-				     &status, msg, sizeof(msg));
-		if (r < 0) {
-			fprintf(err, "hgdiag: %s\n", msg);
+	for (size_t i = 0; i < n; i++) {   /* in node order, as asked */
+		struct fanout_result *r = &f.res[i];
+		if (r->r < 0) {
+			fprintf(err, "hgdiag: %s\n", r->msg);
 			status_out = HG_EXIT_NOT_FOUND;
-		} else if (status != 200 || !json_is_object(one)) {
-			proxy_failed(&agents[i], status, one, err);
+		} else if (r->status != 200 || !json_is_object(r->doc)) {
+			proxy_failed(&agents[i], r->status, r->doc, err);
 			status_out = HG_EXIT_NOT_FOUND;
-		} else if (merge_denials(*doc, one, agents[i].node) < 0) {
+		} else if (*doc && merge_denials(*doc, r->doc, agents[i].node) < 0) {
 			fprintf(err, "hgdiag: out of memory\n");
-			hg_agent_refs_free(agents, n);
-			return HG_EXIT_NOT_FOUND;
+			json_decref(*doc);
+			*doc = NULL;
+			status_out = HG_EXIT_NOT_FOUND;
 		} else {
 			answered++;
 		}
+		json_decref(r->doc);
 	}
-	hg_agent_refs_free(agents, n);
-	if (!*doc)
-		fprintf(err, "hgdiag: out of memory\n");
-	if (!answered) { /* nothing to list: the lines above say why */
+	free(f.res);
+	if (getenv("HGDIAG_LIST_STATS"))   /* the benchmark reads how many were asked */
+		fprintf(err, "hgdiag: asked %zu of %zu agents, %zu answered\n", n, total, answered);
+	hg_agent_refs_free(agents, total);
+	if (!answered && n) { /* nothing to list: the lines above say why */
 		json_decref(*doc);
 		*doc = NULL;
 	}
@@ -827,6 +942,8 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 	_cleanup_kubeconfig_ struct hg_kubeconfig *cfg = NULL;
 	int r;
 	if (o->agent) {
+		if (o->watch)
+			return watch_list(o, ns, with_free, NULL, out, err);
 		if ((r = denials_direct(o, &doc, err)) != 0)
 			return r;
 	} else {
@@ -834,7 +951,9 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 			return r;
 		if (!o->all_namespaces && !o->ns)
 			ns = cfg->namespace;
-		r = denials_kube(o, cfg, &doc, err);
+		if (o->watch)
+			return watch_list(o, ns, with_free, cfg, out, err);
+		r = denials_kube(o, cfg, ns, &doc, err);
 		/* Some agents answered: print what they said, keep the failure status. */
 		if (!doc)
 			return r;
@@ -858,13 +977,396 @@ static int do_list(const struct hg_cli_opts *o, FILE *out, FILE *err)
 	return r;
 }
 
+/* ---- watch ------------------------------------------------------------------------ */
+
+/* `--watch` polls the agent with a cursor: every answer carries "cursor", and
+ * `?since=CURSOR` answers only the denials that changed after it (new ones, or counted
+ * again). Polling rather than a stream: it goes through the API server's pod proxy
+ * unchanged, holds none of the agent's few HTTP threads, and an agent restart only means
+ * one full answer (a cursor of another run is answered in full); what was shown is kept
+ * here, so nothing is printed twice. */
+
+struct watch {
+	json_t *seen;     /* "container|d|id" -> count shown; "container|s|summary" -> true */
+	bool header;      /* list: the table header is out */
+	bool failing;     /* the last poll failed: its reason was said once */
+};
+
+static void container_key(const json_t *c, const char *node, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s|%s|%s", node ? node : "", str_or(c, "id", ""),
+		 str_or(c, "name", str_or(c, "cgroup", "")));
+}
+
+/* The container with only what was not shown yet (denials whose count changed, suggestions
+ * not seen), recorded as shown; NULL when nothing is new. */
+static json_t *container_news(struct watch *w, const json_t *c, const char *node)
+{
+	char ck[1024], k[1400];
+	container_key(c, node, ck, sizeof(ck));
+	json_t *out = json_copy((json_t *)c), *denials = json_array(), *sugg = json_array(), *v;
+	size_t i;
+	if (!out || !denials || !sugg) {
+		json_decref(out);
+		json_decref(denials);
+		json_decref(sugg);
+		return NULL;
+	}
+	json_array_foreach(json_object_get(c, "denials"), i, v) {
+		json_int_t count = json_integer_value(json_object_get(v, "count"));
+		snprintf(k, sizeof(k), "%s|d|%s", ck, str_or(v, "id", "?"));
+		json_t *prev = json_object_get(w->seen, k);
+		if (prev && json_integer_value(prev) == count)
+			continue;
+		json_object_set_new(w->seen, k, json_integer(count));
+		json_array_append(denials, v);
+	}
+	json_array_foreach(json_object_get(c, "suggestions"), i, v) {
+		snprintf(k, sizeof(k), "%s|s|%s", ck, str_or(v, "summary", "?"));
+		if (json_object_get(w->seen, k))
+			continue;
+		json_object_set_new(w->seen, k, json_true());
+		json_array_append(sugg, v);
+	}
+	bool any = json_array_size(denials) || json_array_size(sugg);
+	json_object_set_new(out, "denials", denials);
+	json_object_set_new(out, "suggestions", sugg);
+	if (!any) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+static json_t *containers_news(struct watch *w, const json_t *arr, const char *node, size_t *n)
+{
+	json_t *out = json_array(), *c;
+	size_t i;
+	json_array_foreach(arr, i, c) {
+		json_t *news = container_news(w, c, str_or(c, "node", node));
+		if (news) {
+			json_array_append_new(out, news);
+			(*n)++;
+		}
+	}
+	return out;
+}
+
+/* A pod document or a /v1/denials document reduced to what is new; NULL when nothing. */
+static json_t *doc_news(struct watch *w, const json_t *doc)
+{
+	json_t *out = json_copy((json_t *)doc);
+	size_t n = 0, i;
+	const char *node = str(doc, "node");
+	if (!out)
+		return NULL;
+	if (json_is_array(json_object_get(doc, "containers")))
+		json_object_set_new(out, "containers",
+				    containers_news(w, json_object_get(doc, "containers"), node, &n));
+	if (json_is_array(json_object_get(doc, "pods"))) {
+		json_t *pods = json_array(), *p;
+		json_array_foreach(json_object_get(doc, "pods"), i, p) {
+			size_t k = 0;
+			json_t *cs = containers_news(w, json_object_get(p, "containers"), str_or(p, "node", node), &k);
+			if (!k) {
+				json_decref(cs);
+				continue;
+			}
+			json_t *np = json_copy(p);
+			json_object_set_new(np, "containers", cs);
+			json_array_append_new(pods, np);
+			n += k;
+		}
+		json_object_set_new(out, "pods", pods);
+	}
+	if (!n) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* One agent a watch polls, directly or through the API server's pod proxy. */
+struct watch_src {
+	char *base;                       /* direct: the agent's base URL */
+	const struct hg_agent_ref *agent; /* kubeconfig mode */
+	char *cursor;                     /* of its last answer */
+};
+
+struct watch_ctx {
+	const struct hg_cli_opts *o;
+	const struct hg_kubeconfig *cfg;
+	const char *path;                 /* "/v1/pods/NS/NAME" (escaped) or "/v1/denials" */
+	const char *what;                 /* "pod ns/name": for the messages */
+	struct watch_src *src;
+	size_t n;
+	char *token;                      /* kubeconfig mode: the user's, for the agent */
+};
+
+/* One poll of one agent: 0 and its document, or HG_EXIT_NOT_FOUND after a line on err. */
+static int watch_fetch(struct watch_ctx *x, struct watch_src *s, json_t **doc, FILE *err)
+{
+	_cleanup_free_ char *path = NULL;
+	char *ec = s->cursor ? curl_easy_escape(NULL, s->cursor, 0) : NULL;
+	int r = asprintf(&path, "%s%s%s", x->path, ec ? "?since=" : "", ec ? ec : "");
+	curl_free(ec);
+	if (r < 0) {
+		path = NULL;
+		fprintf(err, "hgdiag: out of memory\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	long status = 0;
+	*doc = NULL;
+	if (s->base) {
+		_cleanup_free_ char *url = NULL;
+		if (asprintf(&url, "%s%s", s->base, path) < 0) {
+			url = NULL;
+			fprintf(err, "hgdiag: out of memory\n");
+			return HG_EXIT_NOT_FOUND;
+		}
+		if ((r = direct_get(x->o, url, doc, &status, err)) != 0)
+			return r;
+		if (status != 200) {
+			fprintf(err, "hgdiag: the agent at %s answered HTTP %ld for %s: %s\n", s->base, status,
+				x->what, str_or(*doc, "error", "no reason given"));
+			json_decref(*doc);
+			*doc = NULL;
+			return HG_EXIT_NOT_FOUND;
+		}
+	} else {
+		char msg[1024];
+		if (hg_api_proxy_get(x->cfg, s->agent, HG_AGENT_PORT, path, x->token, doc, &status, msg,
+				     sizeof(msg)) < 0) {
+			fprintf(err, "hgdiag: %s\n", msg);
+			return HG_EXIT_NOT_FOUND;
+		}
+		if (status != 200 || !json_is_object(*doc)) {
+			if (status == 404 && !str(*doc, "kind") && hg_api_message(*doc))
+				fprintf(err, "hgdiag: %s not found by the agent on node %s: %s\n", x->what,
+					s->agent->node, hg_api_message(*doc));
+			else
+				proxy_failed(s->agent, status, *doc, err);
+			json_decref(*doc);
+			*doc = NULL;
+			return HG_EXIT_NOT_FOUND;
+		}
+	}
+	free(s->cursor);
+	s->cursor = str(*doc, "cursor") ? strdup(str(*doc, "cursor")) : NULL;
+	return 0;
+}
+
+static long watch_interval_ms(void)
+{
+	const char *e = getenv("HGDIAG_WATCH_INTERVAL_MS"); /* tests poll faster */
+	long v = e ? atol(e) : 0;
+	return v > 0 ? v : 2000;
+}
+
+/* Polls until interrupted: the whole state first, then what changes, as kubectl get -w.
+ * Returns only when the first poll fails (its exit status). */
+static int watch_run(struct watch_ctx *x, bool pod, const char *ns, bool with_free, FILE *out,
+		     FILE *err)
+{
+	struct watch w = { .seen = json_object() };
+	FILE *quiet = fopen("/dev/null", "we");
+	struct style st = style_for(want_color(out));
+	struct timespec pause = { watch_interval_ms() / 1000, (watch_interval_ms() % 1000) * 1000000L };
+	int rc = HG_EXIT_NOT_FOUND;
+	if (!w.seen || !quiet) {
+		fprintf(err, "hgdiag: out of memory\n");
+		goto out;
+	}
+	/* Interrupting is the only way out: a shell starts background jobs with SIGINT ignored */
+	signal(SIGINT, SIG_DFL);
+	for (unsigned round = 0;; round++) {
+		json_t *doc = NULL;
+		FILE *e = w.failing ? quiet : err;
+		int r = 0;
+		if (pod) {
+			r = watch_fetch(x, &x->src[0], &doc, e);
+		} else {
+			doc = json_pack("{s:n,s:[],s:[],s:[]}", "node", "nodes", "pods", "containers");
+			size_t answered = 0;
+			for (size_t i = 0; doc && i < x->n; i++) {
+				json_t *one = NULL;
+				if (watch_fetch(x, &x->src[i], &one, e) == 0 &&
+				    merge_denials(doc, one, x->src[i].agent ? x->src[i].agent->node
+									    : str_or(one, "node", "")) == 0)
+					answered++;
+				json_decref(one);
+			}
+			if (!answered) {
+				r = HG_EXIT_NOT_FOUND;
+				json_decref(doc);
+				doc = NULL;
+			}
+		}
+		if (r != 0) {
+			if (round == 0) {
+				rc = r;
+				goto out;
+			}
+			w.failing = true;   /* said once; the watch goes on */
+		} else {
+			w.failing = false;
+			json_t *news = doc_news(&w, doc);
+			if (x->o->output == HG_OUTPUT_JSON) {
+				json_t *shown = round == 0 ? json_incref(doc) : json_incref(news);
+				json_t *f = shown && !pod ? filter_denials(shown, ns, with_free) : json_incref(shown);
+				if (f) {
+					json_dumpf(f, out, JSON_COMPACT);
+					fputc('\n', out);
+				}
+				json_decref(f);
+				json_decref(shown);
+			} else if (pod && round == 0) {
+				hg_cli_render_pod(out, doc, want_color(out));
+			} else if (pod && news) {
+				size_t i;
+				json_t *c;
+				json_array_foreach(json_object_get(news, "containers"), i, c)
+					render_container(out, c, &st);
+			} else if (!pod && (round == 0 || news)) {
+				if (render_list(out, round == 0 ? doc : news, ns, with_free, !w.header))
+					w.header = true;
+			}
+			json_decref(news);
+			json_decref(doc);
+			fflush(out);
+		}
+		nanosleep(&pause, NULL);
+	}
+out:
+	if (quiet)
+		fclose(quiet);
+	json_decref(w.seen);
+	return rc;
+}
+
+static void watch_srcs_free(struct watch_src *src, size_t n)
+{
+	for (size_t i = 0; src && i < n; i++) {
+		free(src[i].base);
+		free(src[i].cursor);
+	}
+	free(src);
+}
+
+/* hgdiag pod NAME --watch */
+static int watch_pod(const struct hg_cli_opts *o, FILE *out, FILE *err)
+{
+	_cleanup_kubeconfig_ struct hg_kubeconfig *cfg = NULL;
+	struct hg_agent_ref *agents = NULL;
+	size_t n = 0;
+	int r;
+	char msg[1024], what[600];
+	const char *ns = o->ns ? o->ns : "default";
+	struct watch_ctx x = { .o = o, .n = 1, .what = what };
+	x.src = calloc(1, sizeof(*x.src));
+	if (!x.src) {
+		fprintf(err, "hgdiag: out of memory\n");
+		return HG_EXIT_NOT_FOUND;
+	}
+	if (o->agent) {
+		if (!(x.src[0].base = agent_base(o, err))) {
+			watch_srcs_free(x.src, 1);
+			return HG_EXIT_NOT_FOUND;
+		}
+	} else {
+		_cleanup_free_ char *node = NULL;
+		if ((r = load_kubeconfig(o, &cfg, err)) != 0) {
+			watch_srcs_free(x.src, 1);
+			return r;
+		}
+		ns = o->ns ? o->ns : cfg->namespace;
+		if (hg_api_pod_node(cfg, ns, o->name, &node, msg, sizeof(msg)) < 0 ||
+		    hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), node, &agents, &n, msg,
+				       sizeof(msg)) < 0) {
+			fprintf(err, "hgdiag: %s\n", msg);
+			watch_srcs_free(x.src, 1);
+			return HG_EXIT_NOT_FOUND;
+		}
+		if (n == 0) {
+			no_agent(o, node, err);
+			watch_srcs_free(x.src, 1);
+			return HG_EXIT_NOT_FOUND;
+		}
+		x.cfg = cfg;
+		x.src[0].agent = &agents[0];
+		x.token = agent_token(o, cfg);
+	}
+	snprintf(what, sizeof(what), "pod %s/%s", ns, o->name);
+	char *ens = curl_easy_escape(NULL, ns, 0), *ename = curl_easy_escape(NULL, o->name, 0);
+	_cleanup_free_ char *path = NULL;
+	r = ens && ename ? asprintf(&path, "/v1/pods/%s/%s", ens, ename) : -1;
+	curl_free(ens);
+	curl_free(ename);
+	if (r < 0) {
+		path = NULL;
+		fprintf(err, "hgdiag: out of memory\n");
+		r = HG_EXIT_NOT_FOUND;
+	} else {
+		x.path = path;
+		r = watch_run(&x, true, ns, false, out, err);
+	}
+	free(x.token);
+	watch_srcs_free(x.src, 1);
+	hg_agent_refs_free(agents, n);
+	return r;
+}
+
+/* hgdiag list --watch */
+static int watch_list(const struct hg_cli_opts *o, const char *ns, bool with_free,
+		      const struct hg_kubeconfig *cfg, FILE *out, FILE *err)
+{
+	struct hg_agent_ref *agents = NULL;
+	size_t n = 0;
+	char msg[1024];
+	struct watch_ctx x = { .o = o, .cfg = cfg, .path = "/v1/denials", .what = "the denials" };
+	if (o->agent) {
+		x.n = 1;
+		x.src = calloc(1, sizeof(*x.src));
+		if (!x.src || !(x.src[0].base = agent_base(o, err))) {
+			watch_srcs_free(x.src, 1);
+			return HG_EXIT_NOT_FOUND;
+		}
+	} else {
+		if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, &agents, &n, msg,
+				       sizeof(msg)) < 0) {
+			fprintf(err, "hgdiag: %s\n", msg);
+			return HG_EXIT_NOT_FOUND;
+		}
+		if (n == 0) {
+			no_agent(o, NULL, err);
+			hg_agent_refs_free(agents, n);
+			return HG_EXIT_NOT_FOUND;
+		}
+		x.n = n;
+		x.src = calloc(n, sizeof(*x.src));
+		if (!x.src) {
+			hg_agent_refs_free(agents, n);
+			fprintf(err, "hgdiag: out of memory\n");
+			return HG_EXIT_NOT_FOUND;
+		}
+		for (size_t i = 0; i < n; i++)
+			x.src[i].agent = &agents[i];
+		x.token = agent_token(o, cfg);
+	}
+	int r = watch_run(&x, false, ns, with_free, out, err);
+	free(x.token);
+	watch_srcs_free(x.src, x.n);
+	hg_agent_refs_free(agents, n);
+	return r;
+}
+
 /* ---- command line ----------------------------------------------------------------- */
 
 static const char usage_text[] =
 	"Usage: hgdiag pod NAME [-n NAMESPACE] [-o text|json|values] [--agent URL] [--kubeconfig FILE]\n"
-	"                  [--token TOKEN]\n"
+	"                  [--token TOKEN] [-w]\n"
 	"       hgdiag list [-n NAMESPACE | -A] [-o text|json] [--agent URL] [--kubeconfig FILE]\n"
-	"                  [--token TOKEN]\n"
+	"                  [--token TOKEN] [-w] [--all-agents]\n"
 	"       hgdiag --help | --version\n"
 	"\n"
 	"Shows why the sandbox refused a pod's syscalls and the smallest change that fixes it.\n"
@@ -872,6 +1374,11 @@ static const char usage_text[] =
 	"  -n, --namespace NS    the pod's namespace (default: the kubeconfig context's, else default)\n"
 	"  -A, --all-namespaces  list: every namespace\n"
 	"  -o, --output FORMAT   text (default), json (the agent's document), values (YAML for helm)\n"
+	"  -w, --watch           after printing, print new denials and suggestions as they come,\n"
+	"                        until interrupted (as kubectl get -w; json: one document a line)\n"
+	"      --all-agents      list (kubeconfig mode): ask every agent, not only those on the\n"
+	"                        nodes the SandboxDenied Events name (containers outside pods\n"
+	"                        and denials whose Events expired are only found this way)\n"
 	"      --agent URL       the agent to ask, e.g. http://NODE:9464 (also HGDIAG_AGENT)\n"
 	"      --token TOKEN     the bearer token the agent checks with the API server (also\n"
 	"                        HGDIAG_TOKEN; default: the kubeconfig user's token)\n"
@@ -912,7 +1419,7 @@ static int usage_error(FILE *err, const char *fmt, const char *arg)
 }
 
 enum { OPT_AGENT = 0x100, OPT_KUBECONFIG, OPT_VERSION, OPT_CONTEXT, OPT_AGENT_NS, OPT_AGENT_SEL,
-       OPT_TOKEN };
+       OPT_TOKEN, OPT_ALL_AGENTS };
 
 int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 {
@@ -926,6 +1433,8 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 		{ "agent-namespace", required_argument, NULL, OPT_AGENT_NS },
 		{ "agent-selector", required_argument, NULL, OPT_AGENT_SEL },
 		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "all-agents", no_argument, NULL, OPT_ALL_AGENTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -936,13 +1445,19 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 	memset(o, 0, sizeof(*o));
 	optind = 0; /* full reset: the tests parse many command lines in one process */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":n:o:Ah", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:o:Awh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o->ns = optarg;
 			break;
 		case 'A':
 			o->all_namespaces = true;
+			break;
+		case 'w':
+			o->watch = true;
+			break;
+		case OPT_ALL_AGENTS:
+			o->all_agents = true;
 			break;
 		case 'o':
 			output = optarg;
@@ -1017,6 +1532,8 @@ int hg_cli_parse(int argc, char **argv, struct hg_cli_opts *o, FILE *err)
 	else
 		return usage_error(err, "unsupported output format '%s'", output);
 
+	if (o->watch && o->output == HG_OUTPUT_VALUES)
+		return usage_error(err, "%s", "--watch prints text or json, not values");
 	if (strcmp(o->verb, "pod") == 0) {
 		if (o->all_namespaces)
 			return usage_error(err, "%s", "-A applies to 'list' only");

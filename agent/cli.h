@@ -21,6 +21,8 @@ struct hg_cli_opts {
 	const char *name;          /* pod NAME */
 	const char *ns;            /* -n; NULL when not given */
 	bool all_namespaces;       /* -A */
+	bool watch;                /* -w, --watch: print changes until interrupted */
+	bool all_agents;           /* --all-agents: list asks every agent, not the indexed ones */
 	enum hg_cli_output output; /* -o */
 	const char *agent;         /* --agent, else HGDIAG_AGENT */
 	const char *kubeconfig;    /* --kubeconfig */

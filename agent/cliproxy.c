@@ -126,7 +126,7 @@ int hg_get_json(const char *url, const struct hg_kubeconfig *cfg, json_t **body,
 }
 
 static int api_get(const struct hg_kubeconfig *cfg, const char *path, const char *const *headers,
-		   json_t **body, long *status, char *err, size_t err_size)
+		   long timeout_ms, json_t **body, long *status, char *err, size_t err_size)
 {
 	_cleanup_free_ char *url = NULL;
 	char why[CURL_ERROR_SIZE + 64];
@@ -134,7 +134,7 @@ static int api_get(const struct hg_kubeconfig *cfg, const char *path, const char
 		url = NULL;
 		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
-	struct hg_json_req req = { .url = url, .cfg = cfg, .headers = headers };
+	struct hg_json_req req = { .url = url, .cfg = cfg, .headers = headers, .timeout_ms = timeout_ms };
 	int r = hg_json_request(&req, body, status, why, sizeof(why));
 	if (r == -EHOSTUNREACH)
 		return hg_errmsg(err, err_size, r, "cannot reach the API server at %s: %s", cfg->server, why);
@@ -146,7 +146,7 @@ static int api_get(const struct hg_kubeconfig *cfg, const char *path, const char
 int hg_api_get(const struct hg_kubeconfig *cfg, const char *path, json_t **body, long *status,
 	       char *err, size_t err_size)
 {
-	return api_get(cfg, path, NULL, body, status, err, err_size);
+	return api_get(cfg, path, NULL, 0, body, status, err, err_size);
 }
 
 const char *hg_api_message(const json_t *body)
@@ -321,6 +321,14 @@ int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref 
 		     unsigned port, const char *path, const char *agent_token, json_t **body,
 		     long *status, char *err, size_t err_size)
 {
+	return hg_api_proxy_get_timeout(cfg, agent, port, path, agent_token, 0, body, status, err,
+					err_size);
+}
+
+int hg_api_proxy_get_timeout(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
+			     unsigned port, const char *path, const char *agent_token,
+			     long timeout_ms, json_t **body, long *status, char *err, size_t err_size)
+{
 	_cleanup_curl_free_ char *ens = curl_easy_escape(NULL, agent->ns, 0);
 	_cleanup_curl_free_ char *ename = curl_easy_escape(NULL, agent->name, 0);
 	_cleanup_free_ char *full = NULL;
@@ -337,5 +345,63 @@ int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref 
 		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
 	}
 	const char *headers[] = { header, NULL };
-	return api_get(cfg, full, headers, body, status, err, err_size);
+	return api_get(cfg, full, headers, timeout_ms, body, status, err, err_size);
+}
+
+int hg_api_event_nodes(const struct hg_kubeconfig *cfg, const char *ns, json_t **nodes,
+		       char *err, size_t err_size)
+{
+	_cleanup_curl_free_ char *ens = ns ? curl_easy_escape(NULL, ns, 0) : NULL;
+	char *cont = NULL;
+	json_t *set = json_object();
+	int r = 0;
+	*nodes = NULL;
+	if (!set || (ns && !ens)) {
+		json_decref(set);
+		return hg_errmsg(err, err_size, -ENOMEM, "out of memory");
+	}
+	do {
+		_cleanup_free_ char *path = NULL;
+		_cleanup_curl_free_ char *ec = cont ? curl_easy_escape(NULL, cont, 0) : NULL;
+		free(cont);
+		cont = NULL;
+		if (asprintf(&path, "/api/v1%s%s/events?fieldSelector=reason%%3DSandboxDenied&limit=500%s%s",
+			     ns ? "/namespaces/" : "", ns ? ens : "", ec ? "&continue=" : "", ec ? ec : "") < 0) {
+			path = NULL;
+			r = hg_errmsg(err, err_size, -ENOMEM, "out of memory");
+			break;
+		}
+		json_auto_t *list = NULL;
+		long status = 0;
+		if ((r = hg_api_get(cfg, path, &list, &status, err, err_size)) < 0)
+			break;
+		if (status != 200 || !json_is_array(json_object_get(list, "items"))) {
+			r = api_refused(cfg, status, list, err, err_size);
+			break;
+		}
+		size_t i;
+		json_t *ev;
+		json_array_foreach(json_object_get(list, "items"), i, ev) {
+			const json_t *src = json_object_get(ev, "source");
+			const char *by = json_string_value(json_object_get(ev, "reportingComponent"));
+			if (!by || !*by)
+				by = json_string_value(json_object_get(src, "component"));
+			const char *node = json_string_value(json_object_get(ev, "reportingInstance"));
+			if (!node || !*node)
+				node = json_string_value(json_object_get(src, "host"));
+			/* another controller may use the same reason: only the agents' Events count */
+			if (by && strcmp(by, "hgdiag-agent") == 0 && node && *node)
+				json_object_set_new(set, node, json_true());
+		}
+		const char *c = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
+		if (c && *c && !(cont = strdup(c)))
+			r = hg_errmsg(err, err_size, -ENOMEM, "out of memory");
+	} while (cont && r == 0);
+	free(cont);
+	if (r < 0) {
+		json_decref(set);
+		return r;
+	}
+	*nodes = set;
+	return 0;
 }

@@ -73,4 +73,16 @@ int hg_api_proxy_get(const struct hg_kubeconfig *cfg, const struct hg_agent_ref 
 		     unsigned port, const char *path, const char *agent_token, json_t **body,
 		     long *status, char *err, size_t err_size);
 
+/* The same, the whole request bounded by timeout_ms (0: 30 s). Thread-safe. */
+int hg_api_proxy_get_timeout(const struct hg_kubeconfig *cfg, const struct hg_agent_ref *agent,
+			     unsigned port, const char *path, const char *agent_token,
+			     long timeout_ms, json_t **body, long *status, char *err, size_t err_size);
+
+/* The nodes the cluster's Events index names: the reportingInstance (else source.host) of
+ * every Event with reason SandboxDenied recorded by hgdiag-agent, in namespace ns (NULL:
+ * all), read page by page. *nodes gets a JSON object used as a set. 0, or as hg_api_get
+ * (-EACCES when the user may not list events). */
+int hg_api_event_nodes(const struct hg_kubeconfig *cfg, const char *ns, json_t **nodes,
+		       char *err, size_t err_size);
+
 #endif

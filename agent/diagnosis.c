@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "diagnosis.h"
@@ -9,6 +10,7 @@
  * (which may read /proc) runs without holding it. */
 struct snapshot {
 	const char *ns, *pod, *uid;   /* filter; ns == NULL takes every container */
+	uint64_t since;               /* only containers with a denial changed after this */
 	struct hg_stored_container *v;
 	size_t n, cap;
 	int err;
@@ -29,6 +31,13 @@ static void copy_container(const struct hg_stored_container *c, void *ctx)
 	struct snapshot *s = ctx;
 	if (s->err || !wanted(s, c))
 		return;
+	if (s->since) {
+		size_t i;
+		for (i = 0; i < c->n_denials && c->denials[i].seq <= s->since; i++)
+			;
+		if (i == c->n_denials)
+			return;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 8;
 		void *p = realloc(s->v, cap * sizeof(*s->v));
@@ -70,7 +79,8 @@ static const struct hg_advice_env default_env = { .proc_root = "/proc" };
 /* A container object; `free_standing` adds what identifies a container outside a pod.
  * The advice merges into `values`, or into the container's own "values" when NULL. */
 static json_t *container_json(const struct hg_stored_container *c,
-			      const struct hg_advice_env *env, json_t *values, bool free_standing)
+			      const struct hg_advice_env *env, json_t *values, bool free_standing,
+			      uint64_t since)
 {
 	json_auto_t *o = json_object();
 	json_auto_t *denials = json_array();
@@ -80,7 +90,8 @@ static json_t *container_json(const struct hg_stored_container *c,
 	if (!values)
 		values = own_values;
 	for (size_t i = 0; i < c->n_denials; i++)
-		if (json_array_append_new(denials, hg_report_denial(&c->denials[i])) < 0)
+		if (c->denials[i].seq > since &&
+		    json_array_append_new(denials, hg_report_denial(&c->denials[i])) < 0)
 			return NULL;
 	json_t *suggestions = hg_advise_container(c, env, values);
 	if (!suggestions)
@@ -128,7 +139,7 @@ static json_t *pod_json(const struct snapshot *s, const bool *matching, const ch
 			continue;
 		if (!(uid && uid[0]) && s->v[i].origin.pod_uid[0])
 			uid = s->v[i].origin.pod_uid;
-		if (json_array_append_new(containers, container_json(&s->v[i], env, values, false)) < 0) {
+		if (json_array_append_new(containers, container_json(&s->v[i], env, values, false, s->since)) < 0) {
 			json_decref(p);
 			return NULL;
 		}
@@ -146,9 +157,16 @@ static json_t *pod_json(const struct snapshot *s, const bool *matching, const ch
 json_t *hg_diagnosis_pod_uid(struct hg_store *store, const char *node, const char *ns,
 			     const char *pod, const char *uid, const struct hg_advice_env *env)
 {
+	return hg_diagnosis_pod_since(store, node, ns, pod, uid, env, 0);
+}
+
+json_t *hg_diagnosis_pod_since(struct hg_store *store, const char *node, const char *ns,
+			       const char *pod, const char *uid, const struct hg_advice_env *env,
+			       uint64_t since)
+{
 	if (!ns || !pod)
 		return NULL;
-	struct snapshot s = { .ns = ns, .pod = pod, .uid = uid };
+	struct snapshot s = { .ns = ns, .pod = pod, .uid = uid, .since = since };
 	hg_store_foreach(store, copy_container, &s);
 	json_t *doc = NULL;
 	if (!s.err && (s.n || uid)) {
@@ -179,7 +197,13 @@ static bool same_pod(const struct hg_stored_container *a, const struct hg_stored
 json_t *hg_diagnosis_all(struct hg_store *store, const char *node,
 			 const struct hg_advice_env *env)
 {
-	struct snapshot s = { 0 };
+	return hg_diagnosis_all_since(store, node, env, 0);
+}
+
+json_t *hg_diagnosis_all_since(struct hg_store *store, const char *node,
+			       const struct hg_advice_env *env, uint64_t since)
+{
+	struct snapshot s = { .since = since };
 	hg_store_foreach(store, copy_container, &s);
 	if (!env)
 		env = &default_env;
@@ -201,7 +225,7 @@ json_t *hg_diagnosis_all(struct hg_store *store, const char *node,
 		if (!c->pod_name[0]) {
 			done[i] = true;
 			if (json_array_append_new(free_containers,
-						  container_json(c, env, NULL, true)) < 0)
+						  container_json(c, env, NULL, true, s.since)) < 0)
 				goto out;
 			continue;
 		}
@@ -223,4 +247,57 @@ out:
 	free(matching);
 	snapshot_free(&s);
 	return result;
+}
+
+struct one_container {
+	struct hg_stored_container c;
+	int err;
+};
+
+static void copy_one(const struct hg_stored_container *c, const struct hg_stored_denial *sd, void *ctx)
+{
+	struct one_container *o = ctx;
+	(void)sd;
+	o->c = *c;
+	o->c.denials = c->n_denials ? malloc(c->n_denials * sizeof(*c->denials)) : NULL;
+	if (c->n_denials && !o->c.denials) {
+		o->err = -ENOMEM;
+		return;
+	}
+	if (c->n_denials)
+		memcpy(o->c.denials, c->denials, c->n_denials * sizeof(*c->denials));
+}
+
+int hg_diagnosis_suggestion(struct hg_store *store, const struct hg_origin *origin, const char *id,
+			    const struct hg_advice_env *env, char *buf, size_t size)
+{
+	struct one_container o = { .err = -ENOENT };
+	if (hg_store_visit_denial(store, origin, id, copy_one, &o) < 0)
+		return -ENOENT;
+	if (o.err == -ENOMEM)
+		return -ENOMEM;
+	json_auto_t *values = json_object();
+	json_t *suggestions = values ? hg_advise_container(&o.c, env ? env : &default_env, values) : NULL;
+	free(o.c.denials);
+	if (!suggestions)
+		return -ENOMEM;
+	/* The effective suggestion that names this denial; else any that names it. */
+	const char *found = NULL;
+	size_t i, j;
+	json_t *s, *d;
+	for (int pass = 0; pass < 2 && !found; pass++)
+		json_array_foreach(suggestions, i, s) {
+			if (pass == 0 && json_is_false(json_object_get(s, "effective")))
+				continue;
+			json_array_foreach(json_object_get(s, "denials"), j, d)
+				if (json_string_value(d) && strcmp(json_string_value(d), id) == 0)
+					found = json_string_value(json_object_get(s, "summary"));
+			if (found)
+				break;
+		}
+	int r = found ? 0 : -ENOENT;
+	if (found)
+		snprintf(buf, size, "%s", found);
+	json_decref(suggestions);
+	return r;
 }

@@ -25,4 +25,19 @@ json_t *hg_diagnosis_pod(struct hg_store *store, const char *node, const char *n
 json_t *hg_diagnosis_all(struct hg_store *store, const char *node,
 			 const struct hg_advice_env *env);
 
+/* The same, with only the denials whose seq (hg_store_seq) is above `since` in each
+ * container's "denials" (the suggestions still weigh every denial), and only the containers
+ * (and pods) that have such a denial. since 0: everything. For `?since=` (watching). */
+json_t *hg_diagnosis_pod_since(struct hg_store *store, const char *node, const char *ns,
+			       const char *pod, const char *uid, const struct hg_advice_env *env,
+			       uint64_t since);
+json_t *hg_diagnosis_all_since(struct hg_store *store, const char *node,
+			       const struct hg_advice_env *env, uint64_t since);
+
+/* The summary of the suggestion for one stored denial (the effective one naming it first),
+ * into buf: 0, -ENOENT (no such denial, or no suggestion names it), -ENOMEM. The advice
+ * runs on a copy of the container, without the store lock. */
+int hg_diagnosis_suggestion(struct hg_store *store, const struct hg_origin *origin, const char *id,
+			    const struct hg_advice_env *env, char *buf, size_t size);
+
 #endif

@@ -141,6 +141,19 @@ static void fill_kube(struct hg_agent_metrics *m, const struct hg_agent_parts *a
 	m->backlog_max = a->backlog_max;
 	add_count(m->events_lost, &m->n_events_lost, "kube", ks.decode_errors);
 	add_count(m->events_lost, &m->n_events_lost, "backlog", bs.overflow);
+	if (a->events) {
+		struct hg_events_stats es;
+		hg_events_get_stats(a->events, &es);
+		m->kube_events = true;
+		m->kube_events_posted[0] = es.created;
+		m->kube_events_posted[1] = es.patched;
+		m->kube_events_failed[0] = es.create_failed;
+		m->kube_events_failed[1] = es.patch_failed;
+		m->kube_events_dropped[0] = es.dropped_queue;
+		m->kube_events_dropped[1] = es.dropped_pod_limit;
+		m->kube_events_dropped[2] = es.dropped_node_limit;
+		m->kube_events_dropped[3] = es.dropped_keys;
+	}
 }
 
 void hg_health_fill_metrics(struct hg_agent_metrics *m, void *ctx)

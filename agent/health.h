@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include "auditsrc.h"
 #include "backlog.h"
+#include "events.h"
 #include "kube.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -23,6 +24,7 @@ struct hg_agent_parts {
 	struct hg_kube *kube;                 /* NULL in standalone mode */
 	struct hg_backlog *backlog;
 	uint64_t backlog_max;
+	struct hg_events *events;             /* Kubernetes mode: Events on the pods */
 	volatile int attached;
 	volatile int pods_changed;            /* set by the pod watcher, read by the loop */
 	char degraded[1024];                  /* "degraded: hook X unavailable: ..." lines */

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include "advice.h"
@@ -19,6 +20,8 @@
 #include "backlog.h"
 #include "classify.h"
 #include "caps.h"
+#include "diagnosis.h"
+#include "events.h"
 #include <curl/curl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -146,6 +149,7 @@ struct agent {
 	struct hg_authz *authz;          /* Kubernetes mode: who may read /v1 */
 	struct hg_loop *loop;
 	struct hg_store *store;
+	const struct hg_advice_env *advice_env;
 	const char *audit_file_path;     /* --audit-file, retried while it cannot be opened */
 	char state_path[4096];           /* "": no state saves */
 };
@@ -187,6 +191,61 @@ static void agent_on_pod(const struct hg_pod_info *pod, void *ctx)
 	(void)pod;
 	/* Attribution happens on the event loop: the pipeline is single-threaded. */
 	__atomic_store_n(&a->parts.pods_changed, 1, __ATOMIC_RELEASE);
+}
+
+/* The Event poster's view of the store: a denial's count now, and its suggestion. */
+static int event_count(const struct hg_origin *o, const char *id, uint64_t *count, uint64_t *last_ns,
+		       void *ctx);
+
+struct count_out {
+	uint64_t count, last_ns;
+};
+
+static void read_count(const struct hg_stored_container *c, const struct hg_stored_denial *sd, void *ctx)
+{
+	struct count_out *out = ctx;
+	(void)c;
+	out->count = sd->count;
+	out->last_ns = sd->last_seen_ns;
+}
+
+static int event_count(const struct hg_origin *o, const char *id, uint64_t *count, uint64_t *last_ns,
+		       void *ctx)
+{
+	struct agent *a = ctx;
+	struct count_out out = { 0 };
+	int r = hg_store_visit_denial(a->store, o, id, read_count, &out);
+	if (r < 0)
+		return r;
+	*count = out.count;
+	*last_ns = out.last_ns;
+	return 0;
+}
+
+static int event_suggestion(const struct hg_origin *o, const char *id, char *buf, size_t size, void *ctx)
+{
+	struct agent *a = ctx;
+	return hg_diagnosis_suggestion(a->store, o, id, a->advice_env, buf, size);
+}
+
+static void events_log(int level, const char *msg, void *ctx)
+{
+	bool verbose = *(bool *)ctx;
+	if (level <= LOG_WARNING || verbose)
+		fprintf(stderr, "hgdiag-agent: events: %s\n", msg);
+}
+
+/* HGDIAG_EVENTS="series_ms,pod_burst,pod_refill_ms,node_burst,node_refill_ms" (tests):
+ * the Event poster's update interval and rate limits; a 0 keeps the default. */
+static void events_tuning(struct hg_events_opts *o)
+{
+	const char *env = getenv("HGDIAG_EVENTS");
+	unsigned v[5] = { 0 };
+	if (!env || sscanf(env, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) < 1)
+		return;
+	o->series_ms = v[0];
+	o->limits = (struct hg_events_limits){ .pod_burst = v[1], .pod_refill_ms = v[2],
+					       .node_burst = v[3], .node_refill_ms = v[4] };
 }
 
 /* The RuntimeDefault-like profile: beside the binary in a build tree, else installed. */
@@ -533,6 +592,18 @@ int main(int argc, char **argv)
 					    .pod_cmds = parts->kube ? agent_pod_cmds : NULL, .ctx = &agent };
 	if (!advice_env.seccomp_default)
 		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
+	agent.advice_env = &advice_env;
+	if (parts->kube) {
+		struct hg_events_opts eo = { .cfg = agent.kubeconfig, .node = node_name, .count = event_count,
+					     .suggest = event_suggestion, .ctx = &agent, .log = events_log,
+					     .log_ctx = &opts.verbose };
+		events_tuning(&eo);
+		if (hg_events_new(&eo, &parts->events) < 0 || hg_events_start(parts->events) < 0) {
+			fprintf(stderr, "hgdiag-agent: cannot start the Kubernetes Event poster\n");
+			goto out;
+		}
+		parts->pl.events = parts->events;
+	}
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = agent.store, .node_name = node_name,
 		.is_ready = hg_health_ready, .ready_notes = parts->degraded,
@@ -567,6 +638,9 @@ int main(int argc, char **argv)
 	/* Stop serving first (bounded), then flush what the kernel still holds and detach. */
 	hg_http_stop(http, 2000);
 	http = NULL;
+	/* no more Events: a hanging API server must not hold up the exit */
+	parts->pl.events = NULL;
+	hg_events_stop(parts->events);
 	hg_probe_consume(parts->probe);
 	hg_probe_read_counts(parts->probe, hg_pipeline_on_count, &parts->pl);
 	log_stats(parts->probe, &parts->pl);
@@ -580,6 +654,8 @@ out:
 	hg_audit_netlink_close(parts->audit_nl);
 	hg_audit_file_close(parts->audit_file);
 	hg_probe_close(parts->probe);
+	parts->pl.events = NULL;
+	hg_events_free(parts->events);
 	hg_kube_free(parts->kube);
 	hg_authz_free(agent.authz);
 	hg_backlog_free(parts->backlog);

@@ -35,6 +35,7 @@ struct hg_http {
 	pthread_mutex_t lock;                 /* guards counts */
 	struct hg_http_count counts[HG_METRICS_HTTP_MAX];
 	size_t n_counts;
+	char epoch[20];                       /* this run's part of every cursor */
 };
 
 /* Per-request state: how much body the client sent (GET has none worth reading). */
@@ -192,6 +193,39 @@ static enum MHD_Result serve_metrics(struct hg_http *h, struct MHD_Connection *c
 		     text, len, NULL, NULL);
 }
 
+/* ?since=CURSOR (a "cursor" of an earlier answer, "EPOCH-SEQ"): 1 and the sequence number
+ * to answer from; 0 when there is none or it is from another run of the agent (everything
+ * is answered then: the client keeps what it already showed); -EINVAL when malformed. */
+static int since_of(struct hg_http *h, struct MHD_Connection *conn, uint64_t *since)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	*since = 0;
+	if (!v || !*v)
+		return 0;
+	const char *dash = strchr(v, '-');
+	char *end;
+	if (!dash || dash == v || !dash[1])
+		return -EINVAL;
+	errno = 0;
+	unsigned long long seq = strtoull(dash + 1, &end, 10);
+	if (errno || *end || dash[1] == '-')
+		return -EINVAL;
+	for (const char *p = v; p < dash; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return -EINVAL;
+	if ((size_t)(dash - v) != strlen(h->epoch) || strncmp(v, h->epoch, (size_t)(dash - v)) != 0)
+		return 0;
+	*since = seq;
+	return 1;
+}
+
+static void set_cursor(struct hg_http *h, json_t *doc, uint64_t seq)
+{
+	char c[48];
+	snprintf(c, sizeof(c), "%s-%llu", h->epoch, (unsigned long long)seq);
+	json_object_set_new(doc, "cursor", json_string(c));
+}
+
 /* Kubernetes object names: DNS subdomains. Anything else cannot name a pod. */
 static bool valid_name(const char *s, size_t len)
 {
@@ -264,16 +298,30 @@ static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn,
 					   "cannot check the caller's rights: %s", why);
 	}
 	json_t *doc;
+	uint64_t since, seq = hg_store_seq(h->opts.store);   /* before the snapshot */
+	if (since_of(h, conn, &since) < 0)
+		return reply_error(h, conn, R_POD, MHD_HTTP_BAD_REQUEST, NULL,
+				   "malformed since: expected the cursor of an earlier answer");
 	if (h->opts.pod_lookup) {
 		char uid[HG_POD_UID_MAX] = "";
 		if (h->opts.pod_lookup(ns, name, uid, h->opts.ctx) < 0)
 			return reply_error(h, conn, R_POD, MHD_HTTP_NOT_FOUND, NULL,
 					   "pod %s/%s is not on node %s", ns, name,
 					   h->node_name ? h->node_name : "(unknown)");
-		doc = hg_diagnosis_pod_uid(h->opts.store, h->node_name, ns, name, uid,
-					   h->opts.advice_env);
+		doc = hg_diagnosis_pod_since(h->opts.store, h->node_name, ns, name, uid,
+					     h->opts.advice_env, since);
 	} else {
 		doc = hg_diagnosis_pod(h->opts.store, h->node_name, ns, name, h->opts.advice_env);
+		if (doc && since) {
+			/* the pod is known (it has denials): now only what changed */
+			json_decref(doc);
+			doc = hg_diagnosis_pod_since(h->opts.store, h->node_name, ns, name, NULL,
+						     h->opts.advice_env, since);
+			if (!doc)
+				doc = json_pack("{s:s?,s:{s:s,s:s,s:n},s:[],s:{}}", "node", h->node_name,
+						"pod", "namespace", ns, "name", name, "uid", "containers",
+						"values");
+		}
 		if (!doc)
 			return reply_error(h, conn, R_POD, MHD_HTTP_NOT_FOUND, NULL,
 					   "no denials recorded for pod %s/%s on node %s", ns, name,
@@ -282,6 +330,7 @@ static enum MHD_Result serve_pod(struct hg_http *h, struct MHD_Connection *conn,
 	if (!doc)
 		return reply_error(h, conn, R_POD, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 				   "cannot build the diagnosis: out of memory");
+	set_cursor(h, doc, seq);
 	return reply_json(h, conn, R_POD, MHD_HTTP_OK, doc, NULL, NULL);
 }
 
@@ -291,7 +340,11 @@ static enum MHD_Result serve_v1(struct hg_http *h, struct MHD_Connection *conn, 
 {
 	if (r == R_POD)
 		return serve_pod(h, conn, pod_path_rest(url), caller);
-	json_t *doc = hg_diagnosis_all(h->opts.store, h->node_name, h->opts.advice_env);
+	uint64_t since, seq = hg_store_seq(h->opts.store);   /* before the snapshot */
+	if (since_of(h, conn, &since) < 0)
+		return reply_error(h, conn, r, MHD_HTTP_BAD_REQUEST, NULL,
+				   "malformed since: expected the cursor of an earlier answer");
+	json_t *doc = hg_diagnosis_all_since(h->opts.store, h->node_name, h->opts.advice_env, since);
 	if (!doc)
 		return reply_error(h, conn, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 				   "cannot build the denials: out of memory");
@@ -304,6 +357,7 @@ static enum MHD_Result serve_v1(struct hg_http *h, struct MHD_Connection *conn, 
 					   "cannot check the caller's rights: %s", why);
 		}
 	}
+	set_cursor(h, doc, seq);
 	return reply_json(h, conn, r, MHD_HTTP_OK, doc, NULL, NULL);
 }
 
@@ -527,6 +581,10 @@ int hg_http_start(struct hg_http **out, const struct hg_http_opts *opts)
 	if (!h->opts.max_body)
 		h->opts.max_body = 4096;
 
+	struct timespec start;
+	clock_gettime(CLOCK_REALTIME, &start);
+	snprintf(h->epoch, sizeof(h->epoch), "%llx",
+		 (unsigned long long)start.tv_sec * 1000000000ull + (unsigned long long)start.tv_nsec);
 	struct utsname u;
 	const char *kernel = opts->kernel ? opts->kernel : uname(&u) == 0 ? u.release : "";
 	h->node_name = opts->node_name ? strdup(opts->node_name) : NULL;

@@ -264,6 +264,28 @@ static void write_agent(FILE *f, const struct hg_agent_metrics *a, const struct 
 		header(f, "hgdiag_kube_watch_restarts_total", "counter",
 		       "Times the pod watch was restarted.");
 		fprintf(f, "hgdiag_kube_watch_restarts_total %" PRIu64 "\n", a->kube_watch_restarts);
+		if (a->kube_events) {
+			static const char *const verbs[2] = { "create", "patch" };
+			static const char *const why[4] = { "queue_full", "rate_limit_pod", "rate_limit_node",
+							    "key_table_full" };
+			header(f, "hgdiag_kube_events_posted_total", "counter",
+			       "Kubernetes Events (reason SandboxDenied) the API server accepted: created, or "
+			       "count updates (patch).");
+			for (int i = 0; i < 2; i++)
+				fprintf(f, "hgdiag_kube_events_posted_total{verb=\"%s\"} %" PRIu64 "\n", verbs[i],
+					a->kube_events_posted[i]);
+			header(f, "hgdiag_kube_events_failed_total", "counter",
+			       "Kubernetes Event requests that failed (an API error, or no answer in time).");
+			for (int i = 0; i < 2; i++)
+				fprintf(f, "hgdiag_kube_events_failed_total{verb=\"%s\"} %" PRIu64 "\n", verbs[i],
+					a->kube_events_failed[i]);
+			header(f, "hgdiag_kube_events_dropped_total", "counter",
+			       "Kubernetes Events (or count updates) not sent: the queue was full, a rate limit "
+			       "(per pod, per node) refused it, or the dedup table forgot the oldest.");
+			for (int i = 0; i < 4; i++)
+				fprintf(f, "hgdiag_kube_events_dropped_total{reason=\"%s\"} %" PRIu64 "\n", why[i],
+					a->kube_events_dropped[i]);
+		}
 		if (a->kube_last_sync_age_seconds >= 0) {
 			header(f, "hgdiag_kube_last_sync_age_seconds", "gauge",
 			       "Seconds since the pod cache last heard from the API server.");

@@ -49,6 +49,10 @@ struct hg_agent_metrics {
 	uint64_t ringbuf_size_bytes, ringbuf_used_bytes;  /* 0 size: not reported */
 	uint64_t backlog, backlog_max;                    /* records waiting in user space */
 	bool kubernetes;                  /* kube metrics only in Kubernetes mode */
+	bool kube_events;                 /* the Event poster runs: the three below are valid */
+	uint64_t kube_events_posted[2];   /* create, patch: the API server took it */
+	uint64_t kube_events_failed[2];   /* create, patch: an error or no answer */
+	uint64_t kube_events_dropped[4];  /* queue_full, rate_limit_pod, rate_limit_node, key_table_full */
 	uint64_t kube_watch_restarts;
 	double kube_last_sync_age_seconds;  /* < 0: never synced */
 	int64_t pods_tracked;               /* < 0: count the pods named in the store */

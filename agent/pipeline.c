@@ -6,6 +6,7 @@
 #include "kube.h"
 #include "cgroup.h"
 #include "classify.h"
+#include "events.h"
 #include "pipeline.h"
 #include "report.h"
 #include "util.h"
@@ -86,6 +87,35 @@ static const char *find_hint(const struct hg_pipeline *pl, const struct hg_origi
 	return NULL;
 }
 
+/* A new denial of a known pod: handed to the Event poster (which never blocks). */
+struct note_ctx {
+	struct hg_pipeline *pl;
+	const struct hg_pod_ref *pod;
+};
+
+static void note_event(const struct hg_stored_container *c, const struct hg_stored_denial *sd,
+		       void *ctx)
+{
+	struct note_ctx *nc = ctx;
+	const struct hg_denial *d = &sd->d;
+	struct hg_event_denial ev = { .origin = c->origin, .kind = d->kind, .ts_ns = sd->first_seen_ns };
+	if (!c->pod_name[0])
+		return;
+	memcpy(ev.denial_id, sd->id, sizeof(ev.denial_id));
+	snprintf(ev.ns, sizeof(ev.ns), "%s", c->pod_namespace);
+	snprintf(ev.pod, sizeof(ev.pod), "%s", c->pod_name);
+	/* the API's uid (a static pod's cgroup has the kubelet's own) */
+	snprintf(ev.pod_uid, sizeof(ev.pod_uid), "%s", nc->pod->uid[0] ? nc->pod->uid : c->origin.pod_uid);
+	snprintf(ev.container, sizeof(ev.container), "%s", c->container_name);
+	memcpy(ev.syscall, d->syscall, sizeof(ev.syscall));
+	memcpy(ev.errno_name, d->errno_name, sizeof(ev.errno_name));
+	memcpy(ev.capability, d->capability, sizeof(ev.capability));
+	memcpy(ev.operation, d->operation, sizeof(ev.operation));
+	memcpy(ev.path, d->path, sizeof(ev.path));
+	memcpy(ev.comm, d->comm, sizeof(ev.comm));
+	hg_events_note(nc->pl->events, &ev);   /* a full queue is counted there */
+}
+
 static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
 			   const struct hg_denial *d, uint64_t count, const struct hg_pod_ref *pod)
 {
@@ -101,6 +131,8 @@ static int store_and_print(struct hg_pipeline *pl, const struct hg_origin *o,
 	/* a permission denial AppArmor's record explained is printed again, as apparmor */
 	if ((r == 1 || r == HG_STORE_RELABELED) && pl->out)
 		hg_store_visit_denial(pl->store, o, id, print_new, pl);
+	if ((r == 1 || r == HG_STORE_RELABELED) && pl->events && pod)
+		hg_store_visit_denial(pl->store, o, id, note_event, &(struct note_ctx){ pl, pod });
 	return r;
 }
 

@@ -12,11 +12,13 @@ enum hg_log_format { HG_LOG_TEXT = 0, HG_LOG_JSON };
 
 struct hg_kube;
 struct hg_backlog;
+struct hg_events;
 
 struct hg_pipeline {
 	struct hg_store *store;
 	struct hg_kube *kube;          /* Kubernetes mode: attribute denials to pods */
 	struct hg_backlog *backlog;    /* denials whose pod is not known yet */
+	struct hg_events *events;      /* Kubernetes mode: an Event on the pod per new denial */
 	FILE *out;                     /* live denials; NULL for none */
 	enum hg_log_format format;
 	uint64_t boot_to_wall_ns;

@@ -12,6 +12,7 @@ struct hg_store {
 	struct hg_stored_container *containers;
 	size_t n_containers, containers_cap;
 	struct hg_store_stats stats;
+	uint64_t seq;                 /* change number, see hg_store_seq */
 };
 
 int hg_store_new(struct hg_store **out, const struct hg_store_limits *limits)
@@ -323,6 +324,7 @@ static int add_locked(struct hg_store *s, const struct hg_origin *o, const struc
 		if (d->tgid || d->pid)
 			sd->last_tgid = d->tgid ? d->tgid : d->pid;
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
+		sd->seq = ++s->seq;
 		r = relabeled ? HG_STORE_RELABELED : 0;
 	} else if (c->n_denials >= s->limits.max_denials_per_container ||
 		   !(c = make_room(s, c))) {
@@ -339,6 +341,7 @@ static int add_locked(struct hg_store *s, const struct hg_origin *o, const struc
 		sd->count = count ? count : 1;   /* seen at least once */
 		sd->first_seen_ns = sd->last_seen_ns = d->ts_ns;
 		sd->last_tgid = d->tgid ? d->tgid : d->pid;
+		sd->seq = ++s->seq;
 		s->stats.denials++;
 		touch(c, d->ts_ns, d->tgid ? d->tgid : d->pid);
 		r = 1;
@@ -373,6 +376,7 @@ int hg_store_set_count(struct hg_store *s, const struct hg_key *key, uint64_t to
 				continue;
 			if (sd->base_count + total > sd->count) {
 				sd->count = sd->base_count + total;
+				sd->seq = ++s->seq;
 				if (now_ns > sd->last_seen_ns)
 					sd->last_seen_ns = now_ns;
 			}
@@ -436,6 +440,10 @@ void hg_store_set_pod(struct hg_store *s, const char *container_id, const char *
 		struct hg_stored_container *c = &s->containers[i];
 		if (!container_id[0] || strcmp(c->origin.container_id, container_id) != 0)
 			continue;
+		if (strcmp(c->pod_namespace, ns ? ns : "") != 0 || strcmp(c->pod_name, pod ? pod : "") != 0 ||
+		    strcmp(c->container_name, container ? container : "") != 0)
+			for (size_t j = 0; j < c->n_denials; j++) /* now listed under its pod */
+				c->denials[j].seq = ++s->seq;
 		snprintf(c->pod_namespace, sizeof(c->pod_namespace), "%s", ns ? ns : "");
 		snprintf(c->pod_name, sizeof(c->pod_name), "%s", pod ? pod : "");
 		snprintf(c->container_name, sizeof(c->container_name), "%s", container ? container : "");
@@ -482,6 +490,14 @@ void hg_store_foreach(struct hg_store *s, hg_store_visit_fn fn, void *ctx)
 	for (size_t i = 0; i < s->n_containers; i++)
 		fn(&s->containers[i], ctx);
 	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t hg_store_seq(struct hg_store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t v = s->seq;
+	pthread_mutex_unlock(&s->lock);
+	return v;
 }
 
 void hg_store_get_stats(struct hg_store *s, struct hg_store_stats *out)

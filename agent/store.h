@@ -17,6 +17,8 @@ struct hg_stored_denial {
 	/* an access()/stat() answer the process got just before, on this path or a parent */
 	char hint[HG_PATH_MAX];
 	uint32_t last_tgid;       /* the process of the latest sighting */
+	uint64_t seq;             /* the store's change number when it last changed (new, counted,
+				   * relabeled, its pod named): what `since` cursors compare */
 };
 
 struct hg_stored_container {
@@ -102,5 +104,9 @@ int hg_store_visit_denial(struct hg_store *store, const struct hg_origin *origin
 /* Calls fn for every container with the store locked: fn must not call back into it. */
 void hg_store_foreach(struct hg_store *store, hg_store_visit_fn fn, void *ctx);
 void hg_store_get_stats(struct hg_store *store, struct hg_store_stats *out);
+
+/* The change number: grows by one with every change of a denial (see hg_stored_denial.seq).
+ * A reader that saw everything up to it asks later for the denials with a larger seq. */
+uint64_t hg_store_seq(struct hg_store *store);
 
 #endif

@@ -6,7 +6,8 @@
 # Environment: BUILD (build dir, default build), BENCH_ROUNDS (interleaved rounds, 7),
 # BENCH_GETPPID_N / BENCH_OPEN_N / BENCH_STORM_N (loop iterations per measurement),
 # BENCH_TTD_N (time-to-diagnosis denials, 200), BENCH_STARTS (start-up runs, 5),
-# BENCH_PODS (pods served by the Kubernetes double, 10000), BENCH_OUT (results file).
+# BENCH_PODS (pods served by the Kubernetes double, 10000), BENCH_LIST_AGENTS (simulated
+# agents for list -A, 500), BENCH_OUT (results file).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${BUILD:=build}"
@@ -340,6 +341,50 @@ if [ -x tests/kube-double/build.sh ]; then
 	fi
 fi
 
+# ---- row 6: hgdiag list -A at cluster scale, against the double's simulated agents ----
+LISTA=null
+LISTA_NOTE="not measured"
+LISTA_AGENTS=${BENCH_LIST_AGENTS:-500}
+if [ -x tests/kube-double/build.sh ] && [ -x /usr/bin/time ] && [ -x "$BUILD/kube-double" ]; then
+	say "row 6: list -A with $LISTA_AGENTS simulated agents"
+	"$BUILD/kube-double" --template tests/data/kube/pod-template.json --token bench-token \
+		--node none >"$T/kd6.out" 2>&1 &
+	KD_PID=$!
+	PIDS+=("$KD_PID")
+	if wait_for "$T/kd6.out" 'listening on http://' $KD_PID; then
+		KD_URL=$(grep -o 'http://[0-9.:]*' "$T/kd6.out" | head -1)
+		# 8% answer after 1.5 s, 2% not within the CLI's 5 s per agent, 5% are down; the
+		# Events index names every 5th node (some of them slow, hanging or down too)
+		n=$LISTA_AGENTS
+		curl -sf -X POST --data "{\"n\": $n, \"slow\": $((n * 8 / 100)), \"hang\": $((n * 2 / 100)), \"down\": $((n * 5 / 100)), \"events\": $((n / 5))}" \
+			"$KD_URL/_control/fake_agents" >/dev/null
+		cat >"$T/kubeconfig6" <<-EOF
+		apiVersion: v1
+		kind: Config
+		clusters: [{name: bench, cluster: {server: "$KD_URL"}}]
+		users: [{name: bench, user: {token: bench-token}}]
+		contexts: [{name: bench, context: {cluster: bench, user: bench}}]
+		current-context: bench
+		EOF
+		# list_a NAME [ARGS...]: {"s": wall seconds, "rss_kib": max RSS, "asked", "answered"}
+		list_a() {
+			local name=$1
+			shift
+			HGDIAG_LIST_STATS=1 /usr/bin/time -f "time %e %M" "$PWD/$BUILD/hgdiag" list -A \
+				--kubeconfig "$T/kubeconfig6" "$@" >"$T/list6.out" 2>"$T/list6.err"
+			awk -v name="$name" '/^time / { s = $2; m = $3 } /asked / { a = $3; t = $5; ok = $7 }
+				/cannot reach/ { u++ }
+				END { printf "\"%s\": {\"s\": %s, \"rss_kib\": %s, \"asked\": %s, \"of\": %s, \"answered\": %s, \"unreachable\": %d}",
+				      name, s, m, a, t, ok, u }' "$T/list6.err"
+		}
+		LISTA="{$(list_a index), $(list_a all --all-agents), $(HGDIAG_LIST_CONCURRENCY=1 list_a index_serial)}"
+		echo "$LISTA" | jq -e . >/dev/null 2>&1 || { LISTA_NOTE="not measured: $(tail -2 "$T/list6.err")"; LISTA=null; }
+	else
+		LISTA_NOTE="not measured (the Kubernetes double did not start)"
+	fi
+	kill -TERM $KD_PID; wait $KD_PID 2>/dev/null; forget_pid $KD_PID
+fi
+
 # ---- row 5: start-up ----
 say "row 5: $STARTS start-ups"
 STARTUP=$("$HGBENCH" startup "$AGENT" "$STARTS") || say "start-up: a run failed: $STARTUP"
@@ -357,7 +402,8 @@ jq -n \
 	--argjson cpus "$(nproc)" --arg cpu_model "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 	--argjson rounds "$ROUNDS" --arg bpftrace "${BPFTRACE:+$($BPFTRACE --version 2>/dev/null)}" \
 	--argjson iters "{\"getppid\": $GETPPID_N, \"open\": $OPEN_N, \"storm\": $STORM_N}" \
-	--argjson ttd_n "$TTD_N" --argjson foreign_24 "$FOREIGN_24" --argjson crashes "$AGENT_CRASHES" '
+	--argjson ttd_n "$TTD_N" --argjson foreign_24 "$FOREIGN_24" --argjson crashes "$AGENT_CRASHES" \
+	--argjson lista "$LISTA" --arg lista_note "$LISTA_NOTE" --argjson lista_n "$LISTA_AGENTS" '
 	def r2: . * 100 | round / 100;
 	def r1: . * 10 | round / 10;
 	def ns(l; c): $med[0][l][c].ns_per_op;
@@ -409,6 +455,9 @@ jq -n \
 	    {row: "4 time to diagnosis", value: $ttd.p99_ms, unit: "ms", values: $ttd,
 	     figure: (if $ttd == null then "not measured" else "p50 \($ttd.p50_ms) ms, p99 \($ttd.p99_ms) ms (the GET alone: p50 \($ttd.get_p50_ms), p99 \($ttd.get_p99_ms)); \($ttd.seen)/\($ttd.denials) seen" end),
 	     target: "p99 <= 250 ms", result: verdict($ttd.p99_ms; $ttd.p99_ms <= 250 and $ttd.seen == $ttd.denials)},
+	    {row: "6 list -A, \($lista_n) agents", value: $lista.index.s, unit: "s", values: $lista,
+	     figure: (if $lista == null then $lista_note else "Events index first: \($lista.index.asked) of \($lista.index.of) agents asked, \($lista.index.s) s, \($lista.index.rss_kib / 1024 | r1) MiB, \($lista.index.unreachable) unreachable reported; --all-agents: \($lista.all.s) s, \($lista.all.rss_kib / 1024 | r1) MiB, \($lista.all.unreachable) unreachable; index, one at a time: \($lista.index_serial.s) s" end),
+	     target: "-", result: (if $lista == null then "n/a" else "info" end)},
 	    {row: "5 start-up", value: $startup.max_ms, unit: "ms", values: $startup,
 	     figure: (if $startup == null then "not measured" else "median \($startup.median_ms) ms, max \($startup.max_ms) ms (\($startup.runs_ms | length) runs)" end),
 	     target: "<= 1500 ms", result: verdict($startup.max_ms; $startup.max_ms <= 1500 and $startup.max_ms > 0)}

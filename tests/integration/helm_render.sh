@@ -93,10 +93,11 @@ if render default; then
 	check "tolerates every taint; system-node-critical" "$D" \
 		"$DS"' | .spec.template.spec | .tolerations == [{"operator": "Exists"}] and .priorityClassName == "system-node-critical"'
 	check "image from appVersion" "$D" "$CT"' | .image == "hgdiag/hgdiag-agent:0.1.0"'
-	check "ClusterRole: pods get/list/watch, create tokenreviews and subjectaccessreviews, nothing else" "$D" \
+	check "ClusterRole: pods get/list/watch, create tokenreviews and subjectaccessreviews, create/patch events, nothing else" "$D" \
 		'.[] | select(.kind == "ClusterRole") | .rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
 		 {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-		 {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]'
+		 {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+		 {"apiGroups": ["events.k8s.io", ""], "resources": ["events"], "verbs": ["create", "patch"]}]'
 	check "binding: the ClusterRole to the DaemonSet's service account" "$D" \
 		"($DS | .spec.template.spec.serviceAccountName) as \$sa | (.[] | select(.kind == \"ServiceAccount\") | .metadata.name) as \$name
 		 | .[] | select(.kind == \"ClusterRoleBinding\") | .roleRef == {\"apiGroup\": \"rbac.authorization.k8s.io\", \"kind\": \"ClusterRole\", \"name\": \"hgdiag-agent\"}
@@ -147,10 +148,11 @@ fi
 # --- the opt-in role for CLI users ---
 printf 'rbac: {userRole: true}\n' >"$T/users-values.yaml"
 if render users -f "$T/users-values.yaml"; then
-	check "userRole: hgdiag-agent-user may get pods and their proxy, nothing more" "$T/users.json" \
+	check "userRole: hgdiag-agent-user may get pods and their proxy, list events, nothing more" "$T/users.json" \
 		'.[] | select(.kind == "ClusterRole" and .metadata.name == "hgdiag-agent-user") | .rules ==
 		 [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
-		  {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}]'
+		  {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]},
+		  {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}]'
 fi
 
 # --- alerts and dashboard: off by default; when on, they carry the chart's files ---

@@ -40,7 +40,12 @@ struct kd {
 	json_t *proxies;    /* "ns/name" -> backend URL of that pod's proxy */
 	json_t *users;      /* the users table's "users" array (the --token user first) */
 	unsigned tokenreviews, sars;
+	struct kd_events *events;   /* kd-events.c */
 };
+
+struct kd_events;
+static struct kd_events *kd_events_new(void);
+static void kd_events_free(struct kd_events *ev);
 
 struct kd_watch {
 	struct kd *kd;
@@ -856,6 +861,9 @@ static enum MHD_Result serve_sar(struct kd *kd, struct MHD_Connection *c, const 
 	return reply(c, 201, b);
 }
 
+static enum MHD_Result kd_events_control(struct kd *kd, struct MHD_Connection *c, const char *body, bool get);
+static enum MHD_Result kd_fake_agents(struct kd *kd, struct MHD_Connection *c, const char *body);
+
 static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, const char *what, const char *body)
 {
 	if (strcmp(what, "event") == 0) {
@@ -909,6 +917,10 @@ static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, co
 		json_decref(t);
 		if (r < 0)
 			return reply_status(c, 400, "BadRequest", "want {\"users\": [{\"token\", \"user\": {\"username\"}, ...}]}");
+	} else if (strcmp(what, "events") == 0) {
+		return kd_events_control(kd, c, body, false);
+	} else if (strcmp(what, "fake_agents") == 0) {
+		return kd_fake_agents(kd, c, body);
 	} else if (strcmp(what, "stats") == 0) {
 		pthread_mutex_lock(&kd->lock);
 		json_t *st = json_pack("{s:i,s:i,s:i,s:i,s:i}", "lists", kd->lists, "watches", kd->watches,
@@ -954,6 +966,8 @@ static char *forbidden(json_t *who, const char *verb, const char *resource, cons
 	return m ? m : strdup("forbidden");
 }
 
+#include "kd-events.c"
+
 static enum MHD_Result api(struct kd *kd, struct MHD_Connection *c, const char *url, const char *method,
 			   const char *body)
 {
@@ -963,6 +977,8 @@ static enum MHD_Result api(struct kd *kd, struct MHD_Connection *c, const char *
 	if (authenticate(kd, c, &who) < 0)
 		return reply_status(c, 401, "Unauthorized", "Unauthorized");
 	bool post = strcmp(method, "POST") == 0;
+	if (kd_events_api(kd, c, url, method, body, who, &ret))
+		goto out;
 	if (post && strcmp(url, "/apis/authentication.k8s.io/v1/tokenreviews") == 0) {
 		if ((denied = forbidden(who, "create", "tokenreviews", "authentication.k8s.io", "", NULL)))
 			goto forbid;
@@ -1025,7 +1041,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	(void)version;
 	struct kd *kd = cls;
-	if (strcmp(method, "POST") == 0) {
+	if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
 		struct upload *u = *con_cls;
 		if (!u) {
 			*con_cls = calloc(1, sizeof(*u));
@@ -1049,6 +1065,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/_control/stats") == 0)
 		return serve_control(kd, c, "stats", "");
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/_control/events") == 0)
+		return kd_events_control(kd, c, "", true);
+	enum MHD_Result fake;
+	if (strcmp(method, "GET") == 0 && strncmp(url, "/_fake_agent/", 13) == 0 && kd_fake_agent(kd, c, url, &fake))
+		return fake;
 	return api(kd, c, url, method, NULL);
 }
 
@@ -1090,6 +1111,7 @@ struct kd *kd_start(const struct kd_opts *o)
 	}
 	kd->pods = json_object();
 	kd->proxies = json_object();
+	kd->events = kd_events_new();
 	kd->proxy_to = o->proxy_to ? strdup(o->proxy_to) : NULL;
 	json_t *table = o->users_path ? json_load_file(o->users_path, 0, &je) : NULL;
 	if (o->users_path && !table)
@@ -1153,6 +1175,7 @@ void kd_free(struct kd *kd)
 	json_decref(kd->pods);
 	json_decref(kd->proxies);
 	json_decref(kd->users);
+	kd_events_free(kd->events);
 	free(kd->proxy_to);
 	json_decref(kd->tmpl);
 	free(kd->node);

@@ -71,4 +71,15 @@ int kd_set_users(struct kd *kd, json_t *table);
 /* TokenReviews and SubjectAccessReviews answered (also GET /_control/stats). */
 unsigned kd_reviews(struct kd *kd, bool access);
 
+/* Events (kd-events.c): POST/PATCH in events.k8s.io/v1 and core v1, the core v1 list with
+ * field selectors. Every create and patch is recorded; kd_events_fail() makes them answer
+ * `code` (0: normally) after `delay_ms` (also POST /_control/events {"fail", "delay_ms"});
+ * kd_events_serve_v1(false) serves core v1 Events only ({"events_v1": false}).
+ * GET /_control/events: {"requests": [...], "events": [...]}. */
+void kd_events_fail(struct kd *kd, unsigned code, unsigned delay_ms);
+void kd_events_serve_v1(struct kd *kd, bool serve);
+unsigned kd_events_inflight(struct kd *kd); /* creates/patches being answered (delayed) now */
+json_t *kd_events_requests(struct kd *kd);  /* new reference: [{method, path, content_type, body, code}] */
+json_t *kd_events_objects(struct kd *kd);   /* new reference: the stored Events (with "_api") */
+
 #endif

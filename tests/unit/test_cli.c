@@ -713,11 +713,70 @@ START_TEST(kube_not_found)
 }
 END_TEST
 
+/* An Event the agent on `node` recorded for a pod of `ns` (core v1, as the API lists it). */
+static void post_event(const char *ns, const char *name, const char *node, const char *by)
+{
+	char url[512], err[256];
+	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/events", api_url, ns);
+	json_t *body = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1",
+				 "kind", "Event", "metadata", "name", name, "involvedObject", "kind", "Pod",
+				 "namespace", ns, "name", "web-0", "reason", "SandboxDenied", "type", "Warning",
+				 "message", "m", "reportingInstance", node, "source", "component", by, "host", node);
+	struct hg_kubeconfig c = { .token = (char *)KD_TOKEN };
+	const char *h[] = { "Authorization: Bearer " KD_TOKEN, NULL };
+	struct hg_json_req req = { .url = url, .body = body, .headers = h };
+	(void)c;
+	json_t *ans = NULL;
+	long st = 0;
+	ck_assert_int_eq(hg_json_request(&req, &ans, &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(st, 201);
+	json_decref(ans);
+	json_decref(body);
+}
+
+START_TEST(kube_list_reads_the_events_index_first)
+{
+	char *out, *err;
+	/* No Events at all: no agent is asked (node-c's unreachable one neither). */
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(err, "No denials found.\n");
+	free(out);
+	free(err);
+	/* The index names node-a (and node-z, with no agent; and node-c by another
+	 * controller, which does not count): only node-a's agent is asked. */
+	post_event("shop", "web-0.1", "node-a", "hgdiag-agent");
+	post_event("shop", "web-0.2", "node-z", "hgdiag-agent");
+	post_event("shop", "web-0.3", "node-c", "kubelet");
+	unsigned before = kd_proxied(kd);
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "shop        web-0   nginx          readonly_fs   mkdir"));
+	ck_assert_str_eq(err, "");
+	ck_assert_uint_eq(kd_proxied(kd) - before, 1);
+	free(out);
+	free(err);
+	/* the index of another namespace names nothing */
+	ck_assert_int_eq(run(&out, &err, "list", "-n", "empty", "--kubeconfig", kubeconfig, NULL, NULL), 0);
+	ck_assert_str_eq(err, "No denials found in namespace empty.\n");
+	free(out);
+	free(err);
+	/* node-c named by the agent there: asked, unreachable, said; status 2 */
+	post_event("shop", "far-0.1", "node-c", "hgdiag-agent");
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 2);
+	ck_assert_ptr_nonnull(strstr(out, "web-0"));
+	ck_assert(strncmp(err, "hgdiag: cannot reach the agent hgdiag/hgdiag-agent-c on node node-c "
+			       "through the API server (HTTP 503)", 98) == 0);
+	assert_one_line(err);
+	free(out);
+	free(err);
+}
+END_TEST
+
 START_TEST(kube_list)
 {
 	char *out, *err;
 	/* node-c's agent cannot be reached: the others are listed, the failure said, status 2. */
-	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 2);
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--all-agents", "--kubeconfig", kubeconfig, NULL, NULL), 2);
 	ck_assert_ptr_nonnull(strstr(out, "shop        web-0   nginx          readonly_fs   mkdir"));
 	ck_assert(strncmp(err, "hgdiag: cannot reach the agent hgdiag/hgdiag-agent-c on node node-c "
 			       "through the API server (HTTP 503)", 98) == 0);
@@ -728,14 +787,14 @@ START_TEST(kube_list)
 	delete_pod("hgdiag", "hgdiag-agent-c");
 
 	/* Every agent (node-a: the fixture, node-d: nothing) merged; same table as direct. */
-	ck_assert_int_eq(run(&out, &err, "list", "-A", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "--all-agents", "--kubeconfig", kubeconfig, NULL, NULL), 0);
 	ck_assert_str_eq(out, LIST_ALL_TABLE);
 	ck_assert_str_eq(err, "");
 	free(out);
 	free(err);
 
 	/* JSON: the nodes asked, and the node of each container outside a pod. */
-	ck_assert_int_eq(run(&out, &err, "list", "-A", "-ojson", "--kubeconfig", kubeconfig, NULL, NULL), 0);
+	ck_assert_int_eq(run(&out, &err, "list", "-A", "-ojson", "--all-agents", "--kubeconfig", kubeconfig, NULL), 0);
 	json_t *doc = load(out);
 	ck_assert(json_is_null(json_object_get(doc, "node")));
 	json_t *nodes = json_object_get(doc, "nodes");
@@ -751,12 +810,12 @@ START_TEST(kube_list)
 	free(err);
 
 	/* No -n: the context's namespace, plus the containers outside pods (as direct mode). */
-	ck_assert_int_eq(run(&out, &err, "list", "--kubeconfig", kubeconfig, NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(run(&out, &err, "list", "--all-agents", "--kubeconfig", kubeconfig, NULL, NULL, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(out, "api-1"));
 	ck_assert_ptr_nonnull(strstr(out, "cron.service"));
 	free(out);
 	free(err);
-	ck_assert_int_eq(run(&out, &err, "list", "-n", "empty", "--kubeconfig", kubeconfig, NULL, NULL), 0);
+	ck_assert_int_eq(run(&out, &err, "list", "-n", "empty", "--all-agents", "--kubeconfig", kubeconfig, NULL), 0);
 	ck_assert_str_eq(out, "");
 	ck_assert_str_eq(err, "No denials found in namespace empty.\n");
 	free(out);
@@ -842,6 +901,7 @@ int main(void)
 	tcase_add_test(tc, kube_pod_outputs);
 	tcase_add_test(tc, kube_not_found);
 	tcase_add_test(tc, kube_list);
+	tcase_add_test(tc, kube_list_reads_the_events_index_first);
 	tcase_add_test(tc, double_selectors_and_proxy);
 	suite_add_tcase(s, tc);
 	int status = hg_check_run(s);

@@ -123,11 +123,48 @@ START_TEST(empty_store)
 }
 END_TEST
 
+
+START_TEST(since_cursor_keeps_only_changes)
+{
+	struct hg_store *s = fix_store();
+	uint64_t seq = hg_store_seq(s);
+	ck_assert_uint_gt(seq, 0);
+	/* nothing changed since: no pods, no containers */
+	json_t *doc = hg_diagnosis_all_since(s, "node-a", NULL, seq);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "pods")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "containers")), 0);
+	json_decref(doc);
+	/* api-1's ptrace is seen again: only that denial, its pod alone */
+	struct hg_origin api = fix_origin(102, "cri-containerd-" FIX_API_ID ".scope", FIX_API_ID,
+					  "77770000-1111-2222-3333-444455556666");
+	struct hg_denial d = fix_denial(HG_KIND_SECCOMP, "ptrace", "EPERM", NULL, NULL, "api", FIX_T0 + 9);
+	ck_assert_int_eq(hg_store_add(s, &api, &d, 1, NULL), 0);
+	ck_assert_uint_eq(hg_store_seq(s), seq + 1);
+	doc = hg_diagnosis_all_since(s, "node-a", NULL, seq);
+	json_t *pods = json_object_get(doc, "pods");
+	ck_assert_uint_eq(json_array_size(pods), 1);
+	json_t *c = json_array_get(json_object_get(json_array_get(pods, 0), "containers"), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(c, "denials")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(c, "denials"), 0), "count")), 3);
+	json_decref(doc);
+	/* the pod route: web-0 has nothing new, api-1 its one denial */
+	doc = hg_diagnosis_pod_since(s, "node-a", "shop", "web-0", "6f1c0000-1111-2222-3333-444455556666", NULL, seq);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "containers")), 0);
+	json_decref(doc);
+	/* since 0: everything, as without a cursor */
+	doc = hg_diagnosis_all_since(s, "node-a", NULL, 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "pods")), 2);
+	json_decref(doc);
+	hg_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diagnosis");
 	TCase *tc = tcase_create("documents");
 	tcase_add_test(tc, pod_document);
+	tcase_add_test(tc, since_cursor_keeps_only_changes);
 	tcase_add_test(tc, unknown_pod);
 	tcase_add_test(tc, pod_found_by_uid);
 	tcase_add_test(tc, all_document);
