@@ -479,7 +479,6 @@ START_TEST(sysctl_value_from_the_command_line)
 	ck_assert_str_eq(sysctl_value_of(nth(out, "sysctl", 0)), "0 2147483647");
 	ck_assert_str_eq(sysctl_value_of(nth(out, "sysctl", 1)), "4096");
 	ck_assert(json_is_false(json_object_get(nth(out, "sysctl", 1), "effective")));
-	json_decref(out);
 	/* ip_unprivileged_port_start with a refused bind in the same container: one
 	 * suggestion for both, its value the lowest refused port unless the command line
 	 * writes a lower one. */
