@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "apparmor.h"
 #include "advice_int.h"
 
@@ -30,6 +31,21 @@ static const char *rule_risk(const struct hg_denial *d, const char *rule)
 	return "low";
 }
 
+/* Adds `rule` to the suggestion's rules unless there; raises its risk. False when there. */
+static bool add_rule(json_t *s, json_t *rules, const struct hg_denial *d, const char *rule)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(rules, i, v)
+		if (!strcmp(json_string_value(v), rule))
+			return false;
+	json_array_append_new(rules, json_string(rule));
+	const char *risk = rule_risk(d, rule);
+	if (adv_risk_rank(risk) > adv_risk_rank(json_string_value(json_object_get(s, "risk"))))
+		adv_set_str(s, "risk", risk);
+	return true;
+}
+
 static void advise_apparmor(struct advice *a, const struct hg_stored_denial *sd)
 {
 	const struct hg_denial *d = &sd->d;
@@ -49,18 +65,14 @@ static void advise_apparmor(struct advice *a, const struct hg_stored_denial *sd)
 		rules = json_array();
 		json_object_set_new(s, "rules", rules);
 	}
-	bool have = false;
-	size_t i;
-	json_t *v;
-	json_array_foreach(rules, i, v)
-		have = have || !strcmp(json_string_value(v), rule);
-	if (have)
+	if (!add_rule(s, rules, d, rule))
 		return;
-	json_array_append_new(rules, json_string(rule));
-	const char *risk = rule_risk(d, rule);
-	if (adv_risk_rank(risk) > adv_risk_rank(json_string_value(json_object_get(s, "risk"))))
-		adv_set_str(s, "risk", risk);
-
+	/* A raw or packet socket passes two AppArmor checks, the network rule's at socket
+	 * create and then CAP_NET_RAW's (inet_create, packet_create): the first refusal hides
+	 * the second, so one rule alone leaves the socket refused. Both, in one suggestion. */
+	bool raw = d->family >= 0 && (((d->family == AF_INET || d->family == AF_INET6) &&
+				       (d->sock_type & 0xf) == SOCK_RAW) || d->family == AF_PACKET);
+	bool paired = raw && !strncmp(rule, "network ", 8) && add_rule(s, rules, d, "capability net_raw,");
 	char why[WHY_MAX] = "";
 	adv_appendf(why, sizeof(why), "%s", json_string_value(json_object_get(s, "why")));
 	if (created) {
@@ -78,6 +90,13 @@ static void advise_apparmor(struct advice *a, const struct hg_stored_denial *sd)
 		adv_appendf(why, sizeof(why), " It also refused %s.",
 			    d->operation[0] ? d->operation : "an access");
 	}
+	if (paired)
+		adv_appendf(why, sizeof(why), " A %s socket is checked twice: \"%s\" lets it past the "
+			    "network check, and \"capability net_raw,\" past the CAP_NET_RAW check that "
+			    "follows (which this refusal hid): the two rules go together. The process "
+			    "must also hold CAP_NET_RAW itself (the capability advice says how, if it "
+			    "does not).", d->family == AF_PACKET ? "packet" :
+			    "raw", rule);
 	if (hg_apparmor_widen(d, 1, wide[0], sizeof(wide[0])) > 0 &&
 	    hg_apparmor_widen(d, 2, wide[1], sizeof(wide[1])) > 0)
 		adv_appendf(why, sizeof(why), " If \"%s\" is not enough, widen one step at a time: "

@@ -25,6 +25,19 @@ static void advise_file_ownership(struct advice *a, const struct hg_stored_denia
 	if (!s)
 		return;
 	adv_add_denial_id(s, sd->id);
+	/* The files the owner must own, machine-readable (an init step or the image does the
+	 * chown; no pod spec field can). */
+	json_t *own = json_object_get(s, "ownership");
+	if (fowner && own && d->path[0] == '/') {
+		json_t *paths = json_object_get(own, "paths");
+		bool have = false;
+		size_t i;
+		json_t *v;
+		json_array_foreach(paths, i, v)
+			have = have || !strcmp(json_string_value(v), d->path);
+		if (!have)
+			json_array_append_new(paths, json_string(d->path));
+	}
 	if (!created)
 		return;
 	/* The process's own ids (the pod's runAsUser/runAsGroup), never a guess. */
@@ -44,6 +57,11 @@ static void advise_file_ownership(struct advice *a, const struct hg_stored_denia
 			uid, uid, gid);
 		adv_set_str(s, "summary", "Make the app's user own the file (chown in the image or an init step)");
 		adv_set_str(s, "why", why);
+		json_object_set_new(s, "ownership", json_pack("{s:I, s:I, s:[]}", "uid", (json_int_t)uid,
+							      "gid", (json_int_t)gid, "paths"));
+		if (d->path[0] == '/')
+			json_array_append_new(json_object_get(json_object_get(s, "ownership"), "paths"),
+					      json_string(d->path));
 		return;
 	}
 	adv_appendf(why, sizeof(why), " Give the files to the app's user instead of adding a capability: "

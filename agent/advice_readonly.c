@@ -227,6 +227,126 @@ static const char *safe_since(const char *name)
 	return NULL;
 }
 
+/* A shell word boundary: what may stand before a command or after a redirection target. */
+static bool shell_sep(char c)
+{
+	return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' ||
+	       c == '|' || c == '(' || c == ')' || c == '{' || c == '}' || c == '"' || c == '\'';
+}
+
+/* A literal value: printable, no expansion, no quoting or shell syntax left in it. */
+static bool literal_value(const char *v)
+{
+	if (!v[0])
+		return false;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || strchr("$`\"'\\;&|<>(){}*?[", *p))
+			return false;
+	return true;
+}
+
+/* Copies [b, e) trimmed, one pair of matching outer quotes dropped, runs of blanks made
+ * one (what echo prints of unquoted words); false when the result is not a literal. */
+static bool take_value(const char *b, const char *e, char *out, size_t len)
+{
+	while (b < e && (*b == ' ' || *b == '\t'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (e - b >= 2 && (*b == '"' || *b == '\'') && e[-1] == *b) {
+		b++;
+		e--;
+	}
+	size_t n = 0;
+	for (const char *p = b; p < e && n + 1 < len; p++)
+		if (!((*p == ' ' || *p == '\t') && n > 0 && out[n - 1] == ' '))
+			out[n++] = *p == '\t' ? ' ' : *p;
+	out[n] = '\0';
+	return (size_t)(e - b) < len && literal_value(out);
+}
+
+/* The value the refused process meant to write to the sysctl `name` (/proc/sys/`rel`),
+ * when its own command line says it: a shell's `echo V > /proc/sys/a/b` (`>>`, `-n`,
+ * quotes), or `sysctl [-w] a.b=V` (as a whole argument, or a word in a script). The
+ * kernel refused the write when the file was opened, before any value was written, so
+ * this is the only place the value can be read; nothing else is a guess worth pasting. */
+static bool sysctl_value(struct advice *a, const struct hg_denial *d, const char *path,
+			 const char *name, char *out, size_t len)
+{
+	struct hg_proc_status st;
+	char cmd[8192];
+	if (adv_status_of(a, d, &st) < 0 || hg_proc_cmdline(adv_proc_root(a), d->tgid, cmd, sizeof(cmd)) < 0)
+		return false;
+	size_t pl = strlen(path);
+	for (const char *p = strstr(cmd, path); p; p = strstr(p + 1, path)) {
+		if (!shell_sep(p[pl]))
+			continue;
+		const char *q = p;   /* back over the blanks and the redirection */
+		while (q > cmd && (q[-1] == ' ' || q[-1] == '\t'))
+			q--;
+		if (q == cmd || q[-1] != '>')
+			continue;
+		q--;
+		if (q > cmd && q[-1] == '>')
+			q--;
+		const char *end = q;
+		/* the nearest `echo` of this command: no separator between it and the '>' */
+		for (const char *e = end; e > cmd; e--) {
+			if (strchr(";&|\n", e[-1]))
+				break;
+			if (e - cmd >= 5 && !strncmp(e - 5, "echo", 4) && (e[-1] == ' ' || e[-1] == '\t') &&
+			    (e - 5 == cmd || shell_sep(e[-6]))) {
+				const char *b = e;
+				while (!strncmp(b, "-n ", 3) || !strncmp(b, "-e ", 3))
+					b += 3;
+				if (take_value(b, end, out, len))
+					return true;
+				break;
+			}
+		}
+	}
+	/* sysctl a.b=V, or a/b=V */
+	char names[2][HG_PATH_MAX];
+	snprintf(names[0], sizeof(names[0]), "%s=", name);
+	snprintf(names[1], sizeof(names[1]), "%s=", path + 10);
+	for (int k = 0; k < 2; k++) {
+		size_t nl = strlen(names[k]);
+		for (const char *p = strstr(cmd, names[k]); p; p = strstr(p + 1, names[k])) {
+			if (p != cmd && !shell_sep(p[-1]))
+				continue;
+			const char *b = p + nl, *e = b;
+			if (p == cmd || p[-1] == '\n') {
+				e = b + strcspn(b, "\n");   /* a whole argument: sysctl's own argv */
+			} else if (*b == '"' || *b == '\'') {
+				const char *close = strchr(b + 1, *b);
+				if (!close)
+					continue;
+				e = close + 1;
+			} else {
+				while (!shell_sep(*e))
+					e++;
+			}
+			if (take_value(b, e, out, len))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The lowest port below 1024 a bind of this container was refused for lacking
+ * CAP_NET_BIND_SERVICE, or -1. */
+static int lowest_refused_port(const struct advice *a)
+{
+	int port = -1;
+	for (size_t i = 0; i < a->c->n_denials; i++) {
+		const struct hg_denial *d = &a->c->denials[i].d;
+		if (d->kind == HG_KIND_CAPABILITY && !strcmp(d->capability, "CAP_NET_BIND_SERVICE") &&
+		    d->port > 0 && d->port < 1024 && (port < 0 || d->port < port))
+			port = d->port;
+	}
+	return port;
+}
+
 /* A write under /proc, /sys or /dev: runc refuses a mount there ("inside /proc") and the
  * pod never starts, so never an emptyDir. /proc/sys/a/b/c is the sysctl a.b.c. Returns
  * true when the denial was handled here. */
@@ -249,17 +369,34 @@ static bool advise_special(struct advice *a, const struct hg_stored_denial *sd, 
 		if (!created)
 			return true;
 		const char *since = safe_since(name);
+		char value[256];
+		bool known = sysctl_value(a, d, path, name, value, sizeof(value));
+		/* ip_unprivileged_port_start: a refused bind of the same container says which
+		 * value works (its port, or lower); a higher value from the command line would
+		 * leave that bind refused. */
+		int port = !strcmp(name, "net.ipv4.ip_unprivileged_port_start") ? lowest_refused_port(a) : -1;
+		bool from_port = port >= 0 && (!known || strtol(value, NULL, 10) > port ||
+					      value[strspn(value, "0123456789")] != '\0');
+		if (from_port) {
+			snprintf(value, sizeof(value), "%d", port);
+			known = true;
+		}
+		if (port >= 0)
+			json_object_set_new(s, "_port", json_integer(strtol(value, NULL, 10)));
 		adv_appendf(why, sizeof(why), "%s tried to write %s, the sysctl %s: /proc/sys is read-only "
 			    "in a container, and no volume can go under /proc (runc refuses the mount and "
 			    "the pod never starts).", adv_who(d), path, name);
+		if (since || namespaced_sysctl(name)) {
+			if (known)
+				json_object_set_new(s, "patch", json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec",
+									  "securityContext", "sysctls", "name",
+									  name, "value", value));
+		}
 		if (since) {
 			snprintf(summary, sizeof(summary), "Set the sysctl %s in the pod's securityContext.sysctls", name);
 			adv_appendf(why, sizeof(why), " %s is on Kubernetes' safe list (since %s): set it in "
 				    "spec.securityContext.sysctls with the value the entrypoint writes, and drop "
 				    "the write from the entrypoint (or let it skip a value already set).", name, since);
-			json_object_set_new(s, "patch", json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec",
-								  "securityContext", "sysctls", "name",
-								  name, "value", "VALUE"));
 		} else if (namespaced_sysctl(name)) {
 			snprintf(summary, sizeof(summary), "Allow the unsafe sysctl %s on the nodes, then set it in the pod", name);
 			adv_appendf(why, sizeof(why), " %s is namespaced but not on Kubernetes' safe list: the "
@@ -267,9 +404,6 @@ static bool advise_special(struct advice *a, const struct hg_stored_denial *sd, 
 				    "--allowed-unsafe-sysctls=%s; with that, set it in "
 				    "spec.securityContext.sysctls and drop the write from the entrypoint. The pod "
 				    "change alone is not enough.", name, name);
-			json_object_set_new(s, "patch", json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec",
-								  "securityContext", "sysctls", "name",
-								  name, "value", "VALUE"));
 			json_object_set_new(s, "effective", json_false());
 			adv_set_str(s, "risk", "medium");
 		} else {
@@ -280,6 +414,19 @@ static bool advise_special(struct advice *a, const struct hg_stored_denial *sd, 
 			json_object_set_new(s, "effective", json_false());
 			adv_set_str(s, "risk", "high");
 		}
+		if (from_port)
+			adv_appendf(why, sizeof(why), " The value, %s, is the lowest port the container was "
+				    "refused binding: from it up, ports are bindable without "
+				    "CAP_NET_BIND_SERVICE.", value);
+		else if (known)
+			adv_appendf(why, sizeof(why), " The value, \"%s\", is the one %s's command line writes.",
+				    value, adv_who(d));
+		else if (since || namespaced_sysctl(name))
+			adv_appendf(why, sizeof(why), " The value is not known here: the kernel refused the "
+				    "write when the file was opened, before any value was written, and %s's "
+				    "command line does not show it. So there is no patch to paste: add "
+				    "{name: %s, value: <the value the entrypoint writes>} to "
+				    "spec.securityContext.sysctls yourself.", adv_who(d), name);
 		adv_set_str(s, "summary", summary);
 		adv_set_str(s, "why", why);
 		return true;

@@ -149,6 +149,36 @@ int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len)
 	return buf[0] ? 0 : -ENODATA;
 }
 
+int hg_proc_cmdline(const char *proc_root, uint32_t pid, char *buf, size_t len)
+{
+	char path[4096];
+	int r;
+
+	if (pid == 0 || len < 2)
+		return -EINVAL;
+	if ((r = proc_file(proc_root, pid, "cmdline", path, sizeof(path))) < 0)
+		return r;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t n = 0;
+	while (n < len - 1) {
+		ssize_t k = read(fd, buf + n, len - 1 - n);
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '\n';
+	return n ? 0 : -ENODATA;
+}
+
 int hg_image_open(const char *proc_root, uint32_t pid, struct hg_image *out)
 {
 	char path[4096];

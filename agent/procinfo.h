@@ -24,6 +24,10 @@ int hg_proc_status_read(const char *proc_root, uint32_t pid, struct hg_proc_stat
 int hg_proc_exe(const char *proc_root, uint32_t pid, char *buf, size_t len);
 /* argv[0] from <proc_root>/<pid>/cmdline. -ENODATA when empty. */
 int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len);
+/* The whole of <proc_root>/<pid>/cmdline, its NULs between arguments turned into '\n'
+ * so it reads as one string (an argument holding a newline is indistinguishable: callers
+ * only look for words in it). Truncated to len - 1. -ENODATA when empty. */
+int hg_proc_cmdline(const char *proc_root, uint32_t pid, char *buf, size_t len);
 
 enum hg_image_entry {
 	HG_IMAGE_MISSING = 0,

@@ -290,10 +290,16 @@ hg_runc_host_path() {
 # --- the agent's view of a container ---
 
 # hg_agent_container ID: the container's object in GET /v1/denials (under a pod or not),
-# or nothing.
+# or nothing; returns 2 when the agent did not answer. With HG_AGENT_POD=ns/name, from
+# GET /v1/pods/ns/name instead.
 hg_agent_container() {
-	curl -sf "$HG_AGENT_URL/v1/denials" |
-		jq -c --arg id "$1" '[(.pods[]?.containers[]?), (.containers[]?)] | map(select(.id == $id)) | .[0] // empty'
+	local auth=() doc
+	# In Kubernetes mode /v1 wants a token the API server accepts.
+	[ -n "${HGDIAG_TOKEN:-}" ] && auth=(-H "Authorization: Bearer $HGDIAG_TOKEN")
+	# HG_AGENT_POD=ns/name: that pod's document (one review of the caller's rights, not one
+	# per pod on the node as /v1/denials needs).
+	doc=$(curl -sf ${auth[@]+"${auth[@]}"} "$HG_AGENT_URL/v1/${HG_AGENT_POD:+pods/$HG_AGENT_POD}${HG_AGENT_POD:-denials}") || return 2
+	echo "$doc" | jq -c --arg id "$1" '[(.pods[]?.containers[]?), (.containers[]?)] | map(select(.id == $id)) | .[0] // empty'
 }
 
 # hg_wait_container ID JQ_CONDITION [TIMEOUT_S]: polls /v1/denials until the container's
@@ -317,8 +323,10 @@ hg_wait_container() {
 # hg_runc_apply NAME CONTAINER_JSON SUGGESTION_JSON: changes the bundle the way the
 # suggestion says, generically from its JSON (values / patch / seccomp_profile), as a
 # user pasting it into the chart would (file_capability: also the image rebuilt with
-# setcap). Prints the preStop command (JSON array) for a
-# prestop_command suggestion. Returns 3 for kinds that change the app, not the spec.
+# setcap; file_ownership with `ownership`: its paths chowned). Prints the preStop command
+# (JSON array) for a prestop_command suggestion. exec_command and debug_container change
+# nothing (they must be effective:false, with no values). Returns 3 for kinds that change
+# the app, not the spec.
 hg_runc_apply() {
 	local name=$1 container=$2 s=$3 kind b p v g uid file
 	b=$(hg_runc_bundle "$name")
@@ -339,6 +347,17 @@ hg_runc_apply() {
 		echo "$s" | jq .seccomp_profile >"$b/suggested-profile.json" &&
 			hg_runc_set_seccomp "$name" "$b/suggested-profile.json" ;;
 	file_ownership)
+		if [ "$(echo "$s" | jq '.ownership != null')" = true ]; then
+			# The files given to the app's user (what an init step on the volume, or
+			# COPY --chown in the image, does): ownership.uid:gid on ownership.paths.
+			uid=$(echo "$s" | jq -r .ownership.uid)
+			g=$(echo "$s" | jq -r .ownership.gid)
+			for p in $(echo "$s" | jq -r '.ownership.paths[]'); do
+				file=$(hg_runc_host_path "$name" "$p")
+				chown "$uid:$g" "$file" || return 1
+			done
+			return 0
+		fi
 		# fsGroup's effect on a volume, the way an init step would do it for a file the
 		# app must own: the refused files owned by the app's uid and the fsGroup, and the
 		# group added to the process.
@@ -365,6 +384,14 @@ hg_runc_apply() {
 		[ "$v" != true ] || hg_runc_jq "$name" '.process.noNewPrivileges = false' ;;
 	prestop_command)
 		echo "$s" | jq -c '.values.hardening.preStopCommand' ;;
+	prestop_sleep)
+		# lifecycle.preStop.sleep: the kubelet sleeps, nothing is exec'd in the container
+		# (the caller drops the exec hook); the patch must say how long.
+		echo "$s" | jq -e '.patch.lifecycle.preStop.sleep.seconds | type == "number" and . >= 0' >/dev/null || return 1 ;;
+	exec_command | debug_container)
+		# Nothing in the spec to change (a probe's or hook's command is the user's to
+		# rewrite; debugging needs an ephemeral container): applied as no change.
+		[ "$(echo "$s" | jq '.values == null and .effective == false')" = true ] || return 1 ;;
 	*)
 		return 3 ;;
 	esac

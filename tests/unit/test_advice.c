@@ -120,6 +120,14 @@ static void check_shape(const json_t *out)
 			ck_assert(json_is_object(json_object_get(s, "image")));
 			expect++;
 		}
+		if (json_object_get(s, "ownership")) {
+			ck_assert_str_eq(kind, "file_ownership");
+			json_t *o = json_object_get(s, "ownership");
+			ck_assert(json_is_integer(json_object_get(o, "uid")));
+			ck_assert(json_is_integer(json_object_get(o, "gid")));
+			ck_assert(json_is_array(json_object_get(o, "paths")));
+			expect++;
+		}
 		if (!strcmp(kind, "apparmor_rule")) {
 			ck_assert(json_is_array(json_object_get(s, "rules")));
 			expect++;
@@ -380,10 +388,12 @@ START_TEST(proc_sys_writes_are_sysctls)
 	ck_assert_int_eq(count_kind(out, "sysctl"), 3);
 	s = nth(out, "sysctl", 0);
 	ck_assert(json_is_true(json_object_get(s, "effective")));
-	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
-		json_object_get(s, "patch"), "spec"), "securityContext"), "sysctls"), 0);
-	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ip_unprivileged_port_start");
 	ck_assert_ptr_nonnull(strstr(why(s), "since 1.22"));
+	/* The value was never written (refused at open) and the command line does not say
+	 * it: no patch with a placeholder, the why says to choose it. */
+	ck_assert(json_is_null(json_object_get(s, "patch")));
+	ck_assert_ptr_nonnull(strstr(why(s), "The value is not known here"));
+	ck_assert_ptr_nonnull(strstr(why(s), "{name: net.ipv4.ip_unprivileged_port_start, value: <the value"));
 	s = nth(out, "sysctl", 1);
 	ck_assert(json_is_false(json_object_get(s, "effective")));
 	ck_assert_ptr_nonnull(strstr(why(s), "--allowed-unsafe-sysctls=kernel.msgmax"));
@@ -393,6 +403,122 @@ START_TEST(proc_sys_writes_are_sysctls)
 	ck_assert_int_eq(json_object_size(values), 0);
 	json_decref(out);
 	json_decref(values);
+}
+END_TEST
+
+/* The sysctl's value in the patch only when the refused process's own command line
+ * writes it; never a placeholder, in the patch or the merged values. */
+static const char *sysctl_value_of(const json_t *s)
+{
+	json_t *sc = json_array_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "spec"), "securityContext"), "sysctls"), 0);
+	return json_string_value(json_object_get(sc, "value"));
+}
+
+static void put_cmdline(const char *argv, size_t len)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/100/cmdline", proc_root);
+	FILE *f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(argv, 1, len, f), len);
+	fclose(f);
+}
+
+#define CMDLINE(lit) put_cmdline(lit, sizeof(lit) - 1)
+
+START_TEST(sysctl_value_from_the_command_line)
+{
+	static const struct { const char *argv; size_t len; const char *value; } cases[] = {
+#define C(lit, v) { lit, sizeof(lit) - 1, v }
+		C("sh\0-c\0echo 80 > /proc/sys/net/ipv4/ip_unprivileged_port_start && exec app\0", "80"),
+		C("sh\0-c\0{ [ x = y ] || echo -n '80'>>/proc/sys/net/ipv4/ip_unprivileged_port_start; }\0", "80"),
+		C("sh\0-c\0echo \"1024\" >/proc/sys/net/ipv4/ip_unprivileged_port_start\0", "1024"),
+		C("/sbin/sysctl\0-w\0net.ipv4.ip_unprivileged_port_start=443\0", "443"),
+		C("sh\0-c\0sysctl -w net/ipv4/ip_unprivileged_port_start=8 && app\0", "8"),
+		/* not a literal, not this sysctl, not a write: no value */
+		C("sh\0-c\0echo $PORT > /proc/sys/net/ipv4/ip_unprivileged_port_start\0", NULL),
+		C("sh\0-c\0echo 80 > /proc/sys/net/ipv4/ip_unprivileged_port_start_x\0", NULL),
+		C("sh\0-c\0cat /proc/sys/net/ipv4/ip_unprivileged_port_start; echo 80\0", NULL),
+		C("sh\0-c\0echo 80; cat > /proc/sys/net/ipv4/ip_unprivileged_port_start\0", NULL),
+		C("sh\0/entrypoint.sh\0", NULL),
+#undef C
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		teardown();
+		setup();
+		live_process(nonroot_nnp);
+		put_cmdline(cases[i].argv, cases[i].len);
+		add_rofs("openat", "/proc/sys/net/ipv4/ip_unprivileged_port_start");
+		json_t *values = json_object();
+		json_t *out = advise(values);
+		json_t *s = nth(out, "sysctl", 0);
+		ck_assert_ptr_nonnull(s);
+		ck_assert(json_is_true(json_object_get(s, "effective")));
+		const char *v = sysctl_value_of(s);
+		if (cases[i].value) {
+			ck_assert_msg(v && !strcmp(v, cases[i].value), "case %zu: value %s", i, v ? v : "(none)");
+			ck_assert_ptr_nonnull(strstr(why(s), "command line writes"));
+		} else {
+			ck_assert_msg(json_is_null(json_object_get(s, "patch")), "case %zu: a patch", i);
+			ck_assert_ptr_nonnull(strstr(why(s), "The value is not known here"));
+		}
+		ck_assert_int_eq(json_object_size(values), 0);   /* no chart knob: never merged */
+		json_decref(out);
+		json_decref(values);
+	}
+	/* A value with blanks (ping_group_range), and an unsafe namespaced sysctl: its patch
+	 * carries the value too, and it stays not effective on its own. */
+	teardown();
+	setup();
+	live_process(nonroot_nnp);
+	CMDLINE("sh\0-c\0echo 0   2147483647 > /proc/sys/net/ipv4/ping_group_range; echo 4096 > /proc/sys/kernel/msgmax\0");
+	add_rofs("openat", "/proc/sys/net/ipv4/ping_group_range");
+	add_rofs("openat", "/proc/sys/kernel/msgmax");
+	json_t *out = advise(NULL);
+	ck_assert_str_eq(sysctl_value_of(nth(out, "sysctl", 0)), "0 2147483647");
+	ck_assert_str_eq(sysctl_value_of(nth(out, "sysctl", 1)), "4096");
+	ck_assert(json_is_false(json_object_get(nth(out, "sysctl", 1), "effective")));
+	/* ip_unprivileged_port_start with a refused bind in the same container: one
+	 * suggestion for both, its value the lowest refused port unless the command line
+	 * writes a lower one. */
+	static const struct { const char *argv; size_t len; const char *value; } binds[] = {
+		{ "sh\0/entrypoint.sh\0", 18, "80" },
+		{ "sh\0-c\0echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start\0", 64, "80" },
+		{ "sh\0-c\0echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start\0", 61, "0" },
+	};
+	for (size_t i = 0; i < sizeof(binds) / sizeof(binds[0]); i++) {
+		json_decref(out);
+		teardown();
+		setup();
+		live_process(nonroot_nnp);
+		put_cmdline(binds[i].argv, binds[i].len);
+		add_rofs("openat", "/proc/sys/net/ipv4/ip_unprivileged_port_start");
+		add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 443;
+		add_cap("bind", "CAP_NET_BIND_SERVICE", 10)->port = 80;
+		out = advise(NULL);
+		ck_assert_int_eq(count_kind(out, "sysctl"), 1);
+		json_t *sc = nth(out, "sysctl", 0);
+		char ids[32];
+		ck_assert_str_eq(denial_ids(sc, ids, sizeof(ids)), "d1,d2,d3");
+		ck_assert_msg(!strcmp(sysctl_value_of(sc), binds[i].value), "bind case %zu: %s", i,
+			      sysctl_value_of(sc));
+		ck_assert(json_is_true(json_object_get(sc, "effective")));
+	}
+	json_decref(out);
+	teardown();
+	setup();
+	live_process(nonroot_nnp);
+	CMDLINE("sh\0-c\0echo 0 0 > /proc/sys/net/ipv4/ping_group_range\0");
+	add_rofs("openat", "/proc/sys/net/ipv4/ping_group_range");
+	out = advise(NULL);
+	ck_assert_str_eq(sysctl_value_of(nth(out, "sysctl", 0)), "0 0");
+	json_decref(out);
+	/* A gone process (or a pid now running something else) says nothing. */
+	put("100/status", "Name:\tother\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapBnd:\t0\n", 0644);
+	out = advise(NULL);
+	ck_assert(json_is_null(json_object_get(nth(out, "sysctl", 0), "patch")));
+	json_decref(out);
 }
 END_TEST
 
@@ -695,12 +821,24 @@ START_TEST(fowner_is_ownership_not_fsgroup)
 	live_process("Name:\tapp\nUid:\t1001\t1001\t1001\t1001\nGid:\t2002\t2002\t2002\t2002\nCapBnd:\t0\nCapPrm:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\n");
 	snprintf(add_cap("chmod", "CAP_FOWNER", 3)->path, HG_PATH_MAX, "/data/f");
 	snprintf(add_cap("chown", "CAP_CHOWN", 0)->path, HG_PATH_MAX, "/data/g");
+	snprintf(add_cap("utimensat", "CAP_FOWNER", 3)->path, HG_PATH_MAX, "/data/f");
+	snprintf(add_cap("fchmodat", "CAP_FOWNER", 3)->path, HG_PATH_MAX, "/data/h");
 	json_t *out = advise(NULL);
 	ck_assert_int_eq(count_kind(out, "file_ownership"), 2);
 	json_t *own = nth(out, "file_ownership", 0);
 	ck_assert(json_is_null(json_object_get(own, "patch")));
+	ck_assert(json_is_null(json_object_get(own, "values")));
+	ck_assert(json_is_true(json_object_get(own, "effective")));
 	ck_assert_ptr_nonnull(strstr(why(own), "fsGroup does not help"));
 	ck_assert_ptr_nonnull(strstr(why(own), "--chown=1001:2002"));
+	/* what to chown, to whom: the process's real ids, each refused path once */
+	json_t *o = json_object_get(own, "ownership");
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "uid")), 1001);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "gid")), 2002);
+	ck_assert_int_eq(json_array_size(json_object_get(o, "paths")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(o, "paths"), 0)), "/data/f");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(o, "paths"), 1)), "/data/h");
+	ck_assert_ptr_null(json_object_get(nth(out, "file_ownership", 1), "ownership"));
 	json_t *fs = nth(out, "file_ownership", 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(
 		json_object_get(fs, "patch"), "spec"), "securityContext"), "fsGroup")), 2002);
@@ -1303,18 +1441,70 @@ START_TEST(apparmor_rules)
 	/* Its own profile: the rules to add, no widening at the root. */
 	json_t *net = nth(out, "apparmor_rule", 1);
 	rules = json_object_get(net, "rules");
+	ck_assert_int_eq(json_array_size(rules), 3);
 	ck_assert_str_eq(json_string_value(json_array_get(rules, 0)), "network inet raw,");
-	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "/app.lock w,");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "capability net_raw,");
+	ck_assert_str_eq(json_string_value(json_array_get(rules, 2)), "/app.lock w,");
 	ck_assert(json_is_null(json_object_get(net, "patch")));   /* its own profile: edit it */
 	ck_assert_ptr_null(json_object_get(net, "apparmor_profile"));
 	ck_assert_str_eq(json_string_value(json_object_get(net, "risk")), "medium");
 	ck_assert_ptr_null(strstr(why(net), "/*"));
 	ck_assert_ptr_null(strstr(why(net), "/**"));
 	char text[1024];
-	snprintf(text, sizeof(text), "profile my-app {\n  %s\n  %s\n}\n",
-		 json_string_value(json_array_get(rules, 0)), json_string_value(json_array_get(rules, 1)));
+	snprintf(text, sizeof(text), "profile my-app {\n  %s\n  %s\n  %s\n}\n",
+		 json_string_value(json_array_get(rules, 0)), json_string_value(json_array_get(rules, 1)),
+		 json_string_value(json_array_get(rules, 2)));
 	hg_assert_apparmor_compiles(text, "the rules for my-app");
 	json_decref(out);
+}
+END_TEST
+
+/* A raw (or packet) socket passes the network check, then CAP_NET_RAW's: the refusal of
+ * the first hides the second, so its suggestion carries both rules at once. */
+START_TEST(apparmor_raw_socket_needs_both_rules)
+{
+	static const struct { int family, type; const char *rule; bool pair; } cases[] = {
+		{ 2, 3, "network inet raw,", true },            /* AF_INET, SOCK_RAW */
+		{ 10, 3, "network inet6 raw,", true },           /* AF_INET6, SOCK_RAW */
+		{ 17, 3, "network packet raw,", true },         /* AF_PACKET */
+		{ 2, 1, "network inet stream,", false },        /* TCP: one check only */
+		{ 2, 2, "network inet dgram,", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cont.n_denials = 0;
+		memset(denials, 0, sizeof(denials));
+		struct hg_denial *n = add(HG_KIND_APPARMOR, "socket", "EACCES");
+		n->family = cases[i].family;
+		n->sock_type = cases[i].type;
+		snprintf(n->profile, sizeof(n->profile), "my-app");
+		snprintf(n->operation, sizeof(n->operation), "create");
+		json_t *out = advise(NULL);
+		ck_assert_int_eq(count_kind(out, "apparmor_rule"), 1);
+		json_t *s = nth(out, "apparmor_rule", 0);
+		json_t *rules = json_object_get(s, "rules");
+		ck_assert_msg(!strcmp(json_string_value(json_array_get(rules, 0)), cases[i].rule),
+			      "case %zu: %s", i, json_string_value(json_array_get(rules, 0)));
+		ck_assert_int_eq(json_array_size(rules), cases[i].pair ? 2 : 1);
+		if (cases[i].pair) {
+			ck_assert_str_eq(json_string_value(json_array_get(rules, 1)), "capability net_raw,");
+			ck_assert_ptr_nonnull(strstr(why(s), "the two rules go together"));
+			ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "medium");
+			char text[256];
+			snprintf(text, sizeof(text), "profile my-app {\n  %s\n  %s\n}\n", cases[i].rule,
+				 "capability net_raw,");
+			hg_assert_apparmor_compiles(text, "a raw socket's two rules");
+		}
+		/* A second refusal of the same socket (the capability's) adds nothing new. */
+		struct hg_denial *c = add(HG_KIND_APPARMOR, "socket", "EPERM");
+		snprintf(c->capability, sizeof(c->capability), "CAP_NET_RAW");
+		snprintf(c->profile, sizeof(c->profile), "my-app");
+		snprintf(c->operation, sizeof(c->operation), "capable");
+		json_decref(out);
+		out = advise(NULL);
+		rules = json_object_get(nth(out, "apparmor_rule", 0), "rules");
+		ck_assert_int_eq(json_array_size(rules), 2);
+		json_decref(out);
+	}
 }
 END_TEST
 
@@ -1380,12 +1570,13 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("advice");
-	struct { const char *name; const TTest *tests[12]; } cases[] = {
+	struct { const char *name; const TTest *tests[16]; } cases[] = {
 		{ "readonly_fs", { nginx_pair_of_mounts, nginx_pair_without_the_process,
 				   never_mount_root_or_merge_into_system_dirs,
 				   deepest_existing_directory_and_hidden_content, dns1123_names,
 				   pycache_mentions_pythondontwritebytecode,
 				   config_rewrite_would_hide_the_config, proc_sys_writes_are_sysctls,
+				   sysctl_value_from_the_command_line,
 				   readonly_volume_is_not_the_root } },
 		{ "capability", { bind_80_nonroot_nnp, bind_80_nonroot_without_nnp_file_capability,
 				  root_without_nnp_gets_effective_capability,
@@ -1407,13 +1598,13 @@ int main(void)
 				      probe_running_the_missing_program_is_named,
 				      no_hook_or_probe_means_kubectl_exec,
 				      standalone_and_unknown_spec_unchanged } },
-		{ "lsm", { apparmor_rules, selinux_is_explained_not_ruled } },
+		{ "lsm", { apparmor_rules, apparmor_raw_socket_needs_both_rules, selinux_is_explained_not_ruled } },
 		{ "values", { merged_values, empty_and_null_inputs } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
 		tcase_add_checked_fixture(tc, setup, teardown);
-		for (size_t j = 0; j < 12 && cases[i].tests[j]; j++)
+		for (size_t j = 0; j < 16 && cases[i].tests[j]; j++)
 			tcase_add_test(tc, cases[i].tests[j]);
 		suite_add_tcase(s, tc);
 	}

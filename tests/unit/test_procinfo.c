@@ -72,6 +72,22 @@ START_TEST(read_status_and_exe)
 	ck_assert_int_eq(hg_proc_exe(proc_root, 43, buf, sizeof(buf)), -ENOENT);
 	ck_assert_int_eq(hg_proc_argv0(proc_root, 42, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "/nodejs/bin/node");
+	ck_assert_int_eq(hg_proc_cmdline(proc_root, 42, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/nodejs/bin/node");
+	ck_assert_int_eq(hg_proc_cmdline(proc_root, 43, buf, sizeof(buf)), -ENOENT);
+	/* Every argument, the NULs between them as newlines; a full buffer truncates. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/42/cmdline", proc_root);
+	FILE *f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	fwrite("sh\0-c\0echo 80 > /x\0", 1, 19, f);
+	fclose(f);
+	ck_assert_int_eq(hg_proc_cmdline(proc_root, 42, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "sh\n-c\necho 80 > /x");
+	ck_assert_int_eq(hg_proc_cmdline(proc_root, 42, buf, 6), 0);
+	ck_assert_str_eq(buf, "sh\n-c");
+	put("42/cmdline", "", 0644);
+	ck_assert_int_eq(hg_proc_cmdline(proc_root, 42, buf, sizeof(buf)), -ENODATA);
 }
 END_TEST
 
