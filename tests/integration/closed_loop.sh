@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# hg-timeout: 1800
 # The closed loop, for every suggestion kind: a table of workloads, each a real runc
 # container set up like a hardened pod. For each: an unhardened control run must succeed
 # (so the workload itself works) and the hardened run must fail; the agent diagnoses it;
