@@ -496,6 +496,11 @@ START_TEST(bind_80_nonroot_nnp)
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ip_unprivileged_port_start");
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "value")), "80");
 	ck_assert_ptr_nonnull(strstr(why(sysctl), "hostNetwork"));
+	/* The same sysctl as the hardening chart's knob, merged into the values. */
+	json_t *vsc = json_object_get(json_object_get(json_object_get(sysctl, "values"), "hardening"), "sysctls");
+	ck_assert(json_equal(vsc, json_object_get(json_object_get(json_object_get(json_object_get(sysctl, "patch"),
+		"spec"), "securityContext"), "sysctls")));
+	ck_assert(json_equal(json_object_get(json_object_get(values, "hardening"), "sysctls"), vsc));
 
 	json_t *port = nth(out, "port", 0);
 	ck_assert_ptr_nonnull(port);
@@ -664,7 +669,9 @@ START_TEST(chown_and_dac_give_file_ownership)
 	ck_assert_str_eq(json_string_value(json_object_get(nth(out, "capability", 0), "summary")),
 			 "Add the capability CHOWN");
 	ck_assert(json_is_false(json_object_get(nth(out, "capability", 0), "effective")));
-	ck_assert_int_eq(json_object_size(values), 0);
+	/* fsGroup is the hardening chart's knob too, and the only thing merged. */
+	ck_assert_int_eq(json_object_size(json_object_get(values, "hardening")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(values, "hardening"), "fsGroup")), 65532);
 	json_decref(out);
 	json_decref(values);
 }
@@ -812,7 +819,11 @@ START_TEST(unshare_newuser_capability_gated)
 			allows++;
 	ck_assert_int_eq(allows, 1);
 	json_decref(back);
-	ck_assert_int_eq(json_object_size(values), 0);   /* a profile is not a chart value */
+	/* The profile's file, by container, is the hardening chart's knob; nothing else merged. */
+	json_t *want = json_pack("{s:{s:{s:s}}}", "hardening", "seccompLocalhostProfiles", "web",
+				 "profiles/hgdiag-web.json");
+	ck_assert(json_equal(values, want));
+	json_decref(want);
 	json_decref(out);
 	json_decref(values);
 }
@@ -835,6 +846,15 @@ START_TEST(keyctl_never_allowed)
 	ck_assert_ptr_nonnull(rule);
 	ck_assert_ptr_null(json_object_get(rule, "args"));
 	ck_assert_int_eq(hg_seccomp_validate(profile, err, sizeof(err)), 0);
+	/* The chart's knob names the same file, by container. */
+	const char *file = json_string_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile"));
+	json_t *profiles = json_object_get(json_object_get(json_object_get(s, "values"), "hardening"),
+					   "seccompLocalhostProfiles");
+	ck_assert_int_eq(json_object_size(profiles), 1);
+	const char *label = json_object_iter_key(json_object_iter(profiles));
+	ck_assert_ptr_nonnull(strstr(file, label));
+	ck_assert_str_eq(json_string_value(json_object_get(profiles, label)), file);
 	json_decref(out);
 }
 END_TEST
@@ -1354,6 +1374,8 @@ START_TEST(merged_values)
 	ck_assert_int_eq(json_array_size(json_object_get(h, "extraCapabilities")), 1);
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(h, "preStopCommand"), 0)), "/bin/sleep");
 	ck_assert(json_is_true(json_object_get(h, "enabled")));
+	ck_assert_int_eq(json_array_size(json_object_get(h, "sysctls")), 1);
+	ck_assert_int_eq(json_object_size(json_object_get(h, "seccompLocalhostProfiles")), 1);
 	ck_assert_int_eq(json_object_size(values), 1);
 	json_decref(out);
 	json_decref(values);
