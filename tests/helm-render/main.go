@@ -243,13 +243,10 @@ func readYAMLMap(file string) (map[string]interface{}, error) {
 }
 
 // mergeValues merges src into dst like helm merges -f files: maps deeply, everything
-// else (lists included) replaced; a null in src deletes the key.
+// else (lists included) replaced; a null is kept, to delete the chart's (or a
+// dependency's) default when the values are coalesced.
 func mergeValues(dst, src map[string]interface{}) {
 	for k, sv := range src {
-		if sv == nil {
-			delete(dst, k)
-			continue
-		}
 		sm, sIsMap := sv.(map[string]interface{})
 		dm, dIsMap := dst[k].(map[string]interface{})
 		if sIsMap && dIsMap {
@@ -437,7 +434,7 @@ func run() error {
 	if top.isLibrary() {
 		return errors.New("a library chart is not installable: render a chart that depends on it")
 	}
-	values := deepCopy(top.values).(map[string]interface{})
+	values := map[string]interface{}{}
 	for _, f := range files {
 		extra, err := readYAMLMap(f)
 		if err != nil {
@@ -445,6 +442,8 @@ func run() error {
 		}
 		mergeValues(values, extra)
 	}
+	// The chart's values.yaml under the -f files (a null there deletes the default).
+	coalesceTables(values, top.values)
 	if err := coalesceDeps(top, values); err != nil {
 		return err
 	}
