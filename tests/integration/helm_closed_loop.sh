@@ -30,6 +30,14 @@ wait \$p1; a=\$?; wait \$p2; b=\$?; wait \$p3; c=\$?
 		command: ["/bin/sh", "-c", $s]}' >"$T/service-$1.json"
 	echo "$T/service-$1.json"
 }
+# root_values HOLD: a service that runs as root by its own choice (the runbook's exception
+# for the user, everything else hardened) and only binds port 80.
+root_values() {
+	jq -n --arg s "provoke linger $1 bind 80 && echo 'workload: ok'" '{containerName: "nginx",
+		image: {repository: "example/nginx"}, command: ["/bin/sh", "-c", $s],
+		hardening: {runAsNonRoot: false, runAsUser: 0, runAsGroup: 0}}' >"$T/root-$1.json"
+	echo "$T/root-$1.json"
+}
 # render_pod OUT VALUES...: the pod template of the rendered Deployment.
 render_pod() {
 	local out=$1 f args=()
@@ -64,8 +72,62 @@ serve_pod() {
 		| del(.status.initContainerStatuses)' tests/data/kube/pod-template.json)
 	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
 }
-# pod_doc: the agent's document of shop/web-0 (Kubernetes mode: /v1 wants a token).
-pod_doc() { curl -s -H "Authorization: Bearer t0k" "$HG_AGENT_URL/v1/pods/shop/web-0"; }
+# pod_doc: the agent's document of the current pod shop/$POD (Kubernetes mode: /v1 wants
+# a token).
+pod_doc() { curl -s -H "Authorization: Bearer t0k" "$HG_AGENT_URL/v1/pods/shop/$POD"; }
+# serve_web POD_SPEC: a new pod of the Deployment (web-N, as a ReplicaSet names them)
+# served with the bundle web's container, and known to the agent (its uid in the pod's
+# document) before the container runs: no denial waits for its pod.
+POD_N=0
+serve_web() {
+	local u
+	u=$(hg_runc_pod web)
+	POD_N=$((POD_N + 1))
+	POD=web-$POD_N
+	serve_pod "$POD" web "$1" nginx
+	for _ in $(seq 100); do
+		pod_doc | jq -e --arg u "$u" '.pod.uid == $u' >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "the agent never learnt of pod $POD uid $u"
+}
+# run_rendered POD_SPEC: the rendered pod converted to the bundle web and run to the end as
+# a new pod; sets RUN_OK (1: the workload worked) and RUN_KINDS (the kinds of its
+# container's denials, sorted, comma-separated).
+run_rendered() {
+	local id
+	RUN_OK=0
+	RUN_KINDS="?"
+	hg_runc_from_pod web "$1" nginx "$SECCOMP_DIR" || return 1
+	id=$(hg_runc_id web)
+	serve_web "$1"
+	hg_runc_run web
+	[ "$HG_RUNC_RC" -eq 0 ] && [[ $HG_RUNC_OUT == *"workload: ok"* ]] && RUN_OK=1
+	kube_sync || fail "sync marker never seen"
+	RUN_KINDS=$(pod_doc | jq -r --arg id "$id" '[.containers[]? | select(.id == $id) | .denials[].kind] | unique | join(",")')
+}
+# each_alone DIAG.json BASE_VALUES: every effective suggestion's own values, alone, rendered
+# through the chart and run: exactly its denials are gone (the others stay, so the workload
+# still fails unless it covered them all). file_capability's values are one half of it
+# (the image must change too: closed_loop.sh checks the halves).
+each_alone() {
+	local s kind want rest
+	while read -r s; do
+		kind=$(echo "$s" | jq -r .kind)
+		echo "$s" | jq .values >"$T/one.json"
+		want=$(jq -r --argjson s "$s" '[.containers[].denials[] | select(.id as $i | $s.denials | index($i)) | .kind] | unique | join(",")' "$1")
+		rest=$(jq -r --argjson s "$s" '[.containers[].denials[] | select(.id as $i | $s.denials | index($i) | not) | .kind] | unique | join(",")' "$1")
+		if ! render_pod "$T/one-pod.json" "$2" "$T/one.json" || ! run_rendered "$T/one-pod.json"; then
+			fail "$kind alone: could not render or convert"
+			continue
+		fi
+		if [ "$RUN_KINDS" = "$rest" ] && { [ -n "$rest" ] || [ "$RUN_OK" = 1 ]; } && { [ -z "$rest" ] || [ "$RUN_OK" = 0 ]; }; then
+			pass "$kind values alone ($(jq -c .hardening "$T/one.json")): its denials ($want) are gone$([ -z "$rest" ] && echo ", the workload works" || echo "; $rest left")"
+		else
+			fail "$kind values alone: denials left '$RUN_KINDS' (want '$rest'), workload ok $RUN_OK"
+		fi
+	done < <(jq -c '.containers[].suggestions[] | select(.effective and .values != null and .kind != "file_capability")' "$1")
+}
 # kube_sync: a marker denial in a pod of its own (a container of an unknown pod would be
 # held until its pod arrives), seen live: every earlier denial has been handled.
 kube_sync() {
@@ -94,7 +156,7 @@ hg_expect "its OCI spec: uid 65532, read-only root, no capabilities, no_new_priv
 	'.process.user.uid == 65532 and .root.readonly and .process.capabilities.bounding == [] and .process.noNewPrivileges
 	 and .linux.seccomp.defaultAction == "SCMP_ACT_ERRNO" and (.process.user.additionalGids | index(65532))'
 ID=$(hg_runc_id web)
-serve_pod web-0 web "$T/pod0.json" nginx
+serve_web "$T/pod0.json"
 hg_runc_start web || { fail "runc run: $(cat "$(hg_runc_bundle web)/err")"; hg_done; exit 1; }
 kube_sync || fail "sync marker never seen"
 for _ in $(seq 150); do
@@ -102,11 +164,11 @@ for _ in $(seq 150); do
 	echo "$doc" | jq -e --arg id "$ID" '[.containers[]? | select(.id == $id) | .denials[].kind] | sort == ["capability", "readonly_fs", "seccomp"]' >/dev/null && break
 	sleep 0.2
 done
-hg_expect "hardened: the agent attributes a read-only root, a capability and a seccomp denial to shop/web-0 nginx" "$doc" \
+hg_expect "hardened: the agent attributes a read-only root, a capability and a seccomp denial to its pod and container nginx" "$doc" \
 	'[.containers[] | select(.name == "nginx") | .denials[].kind] | sort == ["capability", "readonly_fs", "seccomp"]'
-"$CLI" pod web-0 -n shop --agent "$HG_AGENT_URL" -o values >"$T/fix-values.yaml" 2>"$T/cli.err" ||
+"$CLI" pod "$POD" -n shop --agent "$HG_AGENT_URL" -o values >"$T/fix-values.yaml" 2>"$T/cli.err" ||
 	fail "hgdiag pod -o values: $(cat "$T/cli.err")"
-"$CLI" pod web-0 -n shop --agent "$HG_AGENT_URL" -o json >"$T/diag.json" 2>>"$T/cli.err"
+"$CLI" pod "$POD" -n shop --agent "$HG_AGENT_URL" -o json >"$T/diag.json" 2>>"$T/cli.err"
 hg_runc_stop web
 sed 's/^/    /' "$T/fix-values.yaml"
 hg_expect "-o values: a writable path, the sysctl, the seccomp profile by container; no capability, never enabled: false" \
@@ -124,10 +186,9 @@ jq -r '.containers[].suggestions[] | select(.kind == "seccomp_exception" and .ef
 	done
 
 # The hardened pod, run to the end: it fails.
-render_pod "$T/pod0-run.json" "$(service_values 0)" && hg_runc_from_pod web "$T/pod0-run.json" nginx "$SECCOMP_DIR" &&
-	hg_runc_run web
-[ "$HG_RUNC_RC" -ne 0 ] || [[ $HG_RUNC_OUT != *"workload: ok"* ]] &&
-	pass "hardened, the workload fails" || fail "hardened run worked: nothing to fix ($HG_RUNC_OUT)"
+render_pod "$T/pod0-run.json" "$(service_values 0)" && run_rendered "$T/pod0-run.json"
+[ "$RUN_OK" = 0 ] && [ "$RUN_KINDS" = "capability,readonly_fs,seccomp" ] &&
+	pass "hardened, the workload fails (capability, readonly_fs, seccomp)" || fail "hardened run: workload ok $RUN_OK, denials '$RUN_KINDS'"
 
 # --- 2. helm upgrade -f values.yaml: the fix rendered through the chart ---
 if render_pod "$T/pod1.json" "$(service_values 0)" "$T/fix-values.yaml"; then
@@ -148,7 +209,7 @@ if hg_runc_from_pod web "$T/pod1.json" nginx "$SECCOMP_DIR"; then
 		 and ([.linux.seccomp.syscalls[] | select(.names | index("keyctl")) | .action] | index("SCMP_ACT_ALLOW"))
 		 and .process.user.uid == 65532 and .process.capabilities.bounding == [] and .root.readonly and .process.noNewPrivileges'
 	ID=$(hg_runc_id web)
-	serve_pod web-0 web "$T/pod1.json" nginx
+	serve_web "$T/pod1.json"
 	hg_runc_run web
 	[ "$HG_RUNC_RC" -eq 0 ] && [[ $HG_RUNC_OUT == *"workload: ok"* ]] &&
 		pass "upgraded, the workload works" || fail "upgraded run failed (rc $HG_RUNC_RC): $HG_RUNC_OUT"
@@ -160,4 +221,32 @@ if hg_runc_from_pod web "$T/pod1.json" nginx "$SECCOMP_DIR"; then
 else
 	fail "the upgraded pod spec -> OCI spec"
 fi
+
+# --- 3. each suggestion's values alone, through the chart ---
+each_alone "$T/diag.json" "$(service_values 0)"
+
+# --- 4. a service running as root: the capability itself is the fix ---
+render_pod "$T/root0.json" "$(root_values 25)" && hg_runc_from_pod web "$T/root0.json" nginx "$SECCOMP_DIR" ||
+	{ fail "root service: render or convert"; hg_done; exit 1; }
+ID=$(hg_runc_id web)
+serve_web "$T/root0.json"
+hg_runc_start web || fail "runc run: $(cat "$(hg_runc_bundle web)/err")"
+kube_sync || fail "sync marker never seen"
+for _ in $(seq 150); do
+	pod_doc | jq -e --arg id "$ID" '[.containers[]? | select(.id == $id) | .denials[].kind] == ["capability"]' >/dev/null && break
+	sleep 0.2
+done
+"$CLI" pod "$POD" -n shop --agent "$HG_AGENT_URL" -o json >"$T/root-diag.json" 2>"$T/cli.err"
+hg_runc_stop web
+hg_expect "root service: -o values adds NET_BIND_SERVICE (it takes effect for root) and the sysctl" \
+	"$(jq -c . "$T/root-diag.json")" \
+	'.values.hardening == {"extraCapabilities": ["NET_BIND_SERVICE"], "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]}'
+"$CLI" pod "$POD" -n shop --agent "$HG_AGENT_URL" -o values >"$T/root-fix.yaml"
+render_pod "$T/root0-run.json" "$(root_values 0)" && run_rendered "$T/root0-run.json"
+[ "$RUN_OK" = 0 ] && [ "$RUN_KINDS" = capability ] && pass "root service, hardened: bind 80 fails (capability)" ||
+	fail "root service, hardened: workload ok $RUN_OK, denials '$RUN_KINDS'"
+render_pod "$T/root1.json" "$(root_values 0)" "$T/root-fix.yaml" && run_rendered "$T/root1.json"
+[ "$RUN_OK" = 1 ] && [ -z "$RUN_KINDS" ] && pass "root service, upgraded with -o values: works, no denial" ||
+	fail "root service, upgraded: workload ok $RUN_OK, denials '$RUN_KINDS'"
+each_alone "$T/root-diag.json" "$(root_values 0)"
 hg_done
