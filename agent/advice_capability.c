@@ -219,8 +219,9 @@ static void set_sysctl(json_t *s, const char *name, const char *value)
 {
 	json_object_set_new(s, "patch", json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec", "securityContext",
 						  "sysctls", "name", name, "value", value));
-	json_object_set_new(s, "values", json_pack("{s:{s:[{s:s, s:s}]}}", "hardening", "sysctls",
-						   "name", name, "value", value));
+	/* A map by name: Helm merges maps across -f files (a list would be replaced), and one
+	 * name can never appear twice. */
+	json_object_set_new(s, "values", json_pack("{s:{s:{s:s}}}", "hardening", "sysctls", name, value));
 }
 
 static void advise_bind_port(struct advice *a, const struct hg_stored_denial *sd)

@@ -174,7 +174,7 @@ sed 's/^/    /' "$T/fix-values.yaml"
 hg_expect "-o values: a writable path, the sysctl, the seccomp profile by container; no capability, never enabled: false" \
 	"$(jq -c . "$T/diag.json")" \
 	'.values.hardening | (.writablePaths | map(.mountPath)) == ["/var/cache/nginx"]
-	 and .sysctls == [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]
+	 and .sysctls == {"net.ipv4.ip_unprivileged_port_start": "80"}
 	 and .seccompLocalhostProfiles == {"nginx": "profiles/hgdiag-nginx.json"}
 	 and (has("extraCapabilities") | not) and (has("enabled") | not)'
 # The node's part of a Localhost profile: the file saved under the kubelet's seccomp
@@ -240,7 +240,7 @@ done
 hg_runc_stop web
 hg_expect "root service: -o values adds NET_BIND_SERVICE (it takes effect for root) and the sysctl" \
 	"$(jq -c . "$T/root-diag.json")" \
-	'.values.hardening == {"extraCapabilities": ["NET_BIND_SERVICE"], "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]}'
+	'.values.hardening == {"extraCapabilities": ["NET_BIND_SERVICE"], "sysctls": {"net.ipv4.ip_unprivileged_port_start": "80"}}'
 "$CLI" pod "$POD" -n shop --agent "$HG_AGENT_URL" -o values >"$T/root-fix.yaml"
 render_pod "$T/root0-run.json" "$(root_values 0)" && run_rendered "$T/root0-run.json"
 [ "$RUN_OK" = 0 ] && [ "$RUN_KINDS" = capability ] && pass "root service, hardened: bind 80 fails (capability)" ||

@@ -56,7 +56,7 @@ render off -f "$T/off.yaml" && expect off \
 values off-asked 'hardening:
   enabled: false
   extraCapabilities: [NET_ADMIN]
-  sysctls: [{name: net.ipv4.ping_group_range, value: "0 0"}]
+  sysctls: {net.ipv4.ping_group_range: "0 0"}
   writablePaths: [{name: tmp, mountPath: /tmp}]'
 render off-asked -f "$T/off-asked.yaml" && expect off-asked \
 	"enabled: false keeps what was asked for: capabilities.add, sysctls, writable paths" \
@@ -96,8 +96,15 @@ patch_case extraCapabilities "capability: NET_BIND_SERVICE added, drop ALL kept,
 patch_case sysctls "sysctl: the pod's sysctls, nothing else" \
 	'hardening:
   sysctls:
-  - name: net.ipv4.ip_unprivileged_port_start
-    value: "80"' "$SYSCTL"
+    net.ipv4.ip_unprivileged_port_start: "80"' "$SYSCTL"
+values sysctl-list 'hardening: {sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: 80}]}'
+render sysctl-list -f "$T/sysctl-list.yaml" && expect sysctl-list "sysctls in Kubernetes' own list form render the same (values as strings)" "$SYSCTL"
+# Two -f files: Helm merges the sysctls maps, so a later patch adds to the earlier one.
+values sysctl-a 'hardening: {sysctls: {net.ipv4.ping_group_range: "0 0"}}'
+values sysctl-b 'hardening: {sysctls: {net.ipv4.ip_unprivileged_port_start: "80"}}'
+render sysctl-ab -f "$T/sysctl-a.yaml" -f "$T/sysctl-b.yaml" && expect sysctl-ab \
+	"sysctls of two -f files add up (a map merges), sorted by name" \
+	'.securityContext.sysctls = [{name: "net.ipv4.ip_unprivileged_port_start", value: "80"}, {name: "net.ipv4.ping_group_range", value: "0 0"}]'
 patch_case seccompLocalhostProfiles "seccomp_exception: that container's Localhost profile, the pod's RuntimeDefault kept, nothing else" \
 	'hardening:
   seccompLocalhostProfiles:
@@ -129,7 +136,7 @@ values merged 'hardening:
   - {name: var-cache-nginx, mountPath: /var/cache/nginx}
   - {name: run, mountPath: /run}
   extraCapabilities: [NET_BIND_SERVICE]
-  sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "80"}]
+  sysctls: {net.ipv4.ip_unprivileged_port_start: "80"}
   seccompLocalhostProfiles: {web: profiles/hgdiag-web.json}
   fsGroup: 1000
   preStopCommand: [/usr/bin/provoke, sleep, "5"]'
@@ -149,6 +156,7 @@ bad "two writable paths at one mountPath" 'hardening: {writablePaths: [{name: a,
 bad "a volume name that is no DNS label" 'hardening: {writablePaths: [{name: Var_Cache, mountPath: /x}]}' "is not a DNS label"
 bad "a relative mountPath" 'hardening: {writablePaths: [{name: a, mountPath: x}]}' "is not absolute"
 bad "a sysctl without a value" 'hardening: {sysctls: [{name: kernel.msgmax}]}' "needs a name and a value"
+bad "a sysctl without a value (map form)" 'hardening: {sysctls: {kernel.msgmax: null}}' "kernel.msgmax needs a value"
 
 # --- the renderer loads the library as Helm does ---
 # A library's own (non-partial) templates are not rendered; its values sit under

@@ -29,13 +29,20 @@ Charts with volumes or mounts of their own use the last five and append the item
 {{- with $h.appArmorProfile }}{{ $_ := set $sc "appArmorProfile" . }}{{ end -}}
 {{- end -}}
 {{- with $h.sysctls -}}
+{{- $list := list -}}
+{{- if kindIs "map" . -}}
+{{- range $k, $v := . -}}
+{{- if kindIs "invalid" $v }}{{ fail (printf "hardening.sysctls: %s needs a value" $k) }}{{ end -}}
+{{- $list = append $list (dict "name" $k "value" (toString $v)) -}}
+{{- end -}}
+{{- else -}}
 {{- range . -}}
 {{- if or (not .name) (kindIs "invalid" .value) -}}
 {{- fail (printf "hardening.sysctls: every entry needs a name and a value (%v)" .) -}}
 {{- end -}}
+{{- $list = append $list (dict "name" .name "value" (toString .value)) -}}
 {{- end -}}
-{{- $list := list -}}
-{{- range . }}{{ $list = append $list (dict "name" .name "value" (toString .value)) }}{{ end -}}
+{{- end -}}
 {{- $_ := set $sc "sysctls" $list -}}
 {{- end -}}
 {{- toYaml $sc -}}
