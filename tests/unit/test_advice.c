@@ -1153,13 +1153,17 @@ START_TEST(prestop_sleep_hook_gets_the_native_sleep_first)
 	ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "prestop_sleep");
 	ck_assert(json_is_true(json_object_get(s, "effective")));
 	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "low");
-	ck_assert(json_is_null(json_object_get(s, "values")));
+	/* The hardening library's knob, never merged (preStopCommand works everywhere). */
+	json_t *want = json_pack("{s:{s:b, s:i}}", "hardening", "preStopNativeSleep", 1, "preStopSleepSeconds", 15);
+	ck_assert(json_equal(json_object_get(s, "values"), want));
+	json_decref(want);
 	json_t *secs = json_object_get(json_object_get(json_object_get(json_object_get(
 		json_object_get(s, "patch"), "lifecycle"), "preStop"), "sleep"), "seconds");
 	ck_assert_int_eq(json_integer_value(secs), 15);
 	ck_assert_ptr_nonnull(strstr(why(s), "1.30"));
 	ck_assert_ptr_nonnull(strstr(why(s), "PodLifecycleSleepAction"));
-	ck_assert_ptr_nonnull(strstr(why(s), "no knob"));
+	ck_assert_ptr_nonnull(strstr(why(s), "drop hardening.preStopCommand"));
+	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "preStopNativeSleep"));
 	/* The exec-form command stays, for older clusters. */
 	s = json_array_get(out, 1);
 	ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "prestop_command");
