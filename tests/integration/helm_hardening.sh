@@ -67,8 +67,7 @@ render off-asked -f "$T/off-asked.yaml" && expect off-asked \
 
 # --- (c) each kind of values patch the advice engine emits, alone ---
 # (the shapes of agent/advice*.c: writable_path, capability / file_capability, sysctl,
-# seccomp_exception, file_ownership, prestop_command; prestop_sleep is a pod-spec patch
-# whose knob is preStopNativeSleep)
+# seccomp_exception, file_ownership, prestop_command, prestop_sleep)
 WP='.volumes = [{name: "var-cache-nginx", emptyDir: {medium: "Memory", sizeLimit: "64Mi"}},
                 {name: "run", emptyDir: {medium: "Memory", sizeLimit: "64Mi"}}]
     | .containers[0].volumeMounts = [{name: "var-cache-nginx", mountPath: "/var/cache/nginx"},
@@ -112,16 +111,20 @@ patch_case seccompLocalhostProfiles "seccomp_exception: that container's Localho
 patch_case fsGroup "file_ownership: fsGroup, nothing else" 'hardening: {fsGroup: 1000}' "$FSGROUP"
 patch_case preStopCommand "prestop_command: the exec command replaces the sleep, nothing else" \
 	'hardening: {preStopCommand: [/usr/bin/provoke, sleep, "5"]}' "$PRESTOP"
-values native 'hardening: {preStopNativeSleep: true}'
-render native -f "$T/native.yaml" && expect native "prestop_sleep's knob: the native lifecycle.preStop.sleep, nothing else" \
-	'.containers[0].lifecycle = {preStop: {sleep: {seconds: 5}}}'
+patch_case preStopNativeSleep "prestop_sleep: the native lifecycle.preStop.sleep of N seconds, nothing else" \
+	'hardening: {preStopNativeSleep: true, preStopSleepSeconds: 7}' '.containers[0].lifecycle = {preStop: {sleep: {seconds: 7}}}'
+values cmd-wins 'hardening: {preStopNativeSleep: true, preStopCommand: [/usr/bin/provoke, sleep, "5"]}'
+render cmd-wins -f "$T/cmd-wins.yaml" && expect cmd-wins "preStopCommand wins over the native sleep (as the advice says)" "$PRESTOP"
+values nohook 'hardening: {preStopSleepSeconds: 0}'
+render nohook -f "$T/nohook.yaml" && expect nohook "preStopSleepSeconds: 0 and no command: no lifecycle at all" 'del(.containers[0].lifecycle)'
 values other 'hardening: {seccompLocalhostProfiles: {sidecar: profiles/hgdiag-sidecar.json}}'
 render other -f "$T/other.yaml" && expect other "another container's seccomp profile changes nothing in this one" '.'
 values capname 'hardening: {extraCapabilities: [CAP_NET_BIND_SERVICE, net_bind_service]}'
 render capname -f "$T/capname.yaml" && expect capname "capability names with CAP_ or in lower case: one NET_BIND_SERVICE" "$CAP"
 
-# Every values key the advice engine writes (json_pack "hardening", "KEY" in agent/) is a
-# knob of the library, documented in its values.yaml, and has a case above.
+# Every values key the advice engine writes (the first key after "hardening" in each
+# json_pack of agent/advice*.c) is a knob of the library, documented in its values.yaml,
+# and has a case above.
 keys=$(grep -ho '"hardening", "[A-Za-z]*"' "$HG_ROOT"/agent/advice*.c | sed 's/.*", "//; s/"//' | sort -u)
 [ -n "$keys" ] || fail "no values key found in agent/advice*.c"
 for k in $keys; do
