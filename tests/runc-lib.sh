@@ -492,7 +492,7 @@ hg_runc_from_pod() {
 	[ -z "$bad" ] || { echo "hg_runc_from_pod: not converted: $bad" >&2; return 1; }
 	b=$(hg_runc_bundle "$name")
 	grep -o " $b/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
-	hg_runc_spec "$name" "$flavor" || return 1
+	hg_runc_spec "$name" "$flavor" || { echo "hg_runc_from_pod: the bundle $name could not be made" >&2; return 1; }
 
 	# User: the container's runAsUser/Group over the pod's; the image's (root) without.
 	uid=$(jq -r --argjson c "$c" '$c.securityContext.runAsUser // .securityContext.runAsUser // 0' "$spec")
@@ -505,9 +505,9 @@ hg_runc_from_pod() {
 		| .root.readonly = ($c.securityContext.readOnlyRootFilesystem // false)
 		| .process.noNewPrivileges = ($c.securityContext.allowPrivilegeEscalation == false)
 		| .process.capabilities = {bounding: [], effective: [], inheritable: [], permitted: [], ambient: []}' \
-		--argjson u "$uid" --argjson g "$gid" --argjson c "$c" || return 1
+		--argjson u "$uid" --argjson g "$gid" --argjson c "$c" || { echo "hg_runc_from_pod: user and root" >&2; return 1; }
 	v=$(jq -r '.securityContext.fsGroup // empty' "$spec")
-	[ -z "$v" ] || hg_runc_add_gid "$name" "$v" || return 1
+	[ -z "$v" ] || hg_runc_add_gid "$name" "$v" || { echo "hg_runc_from_pod: fsGroup" >&2; return 1; }
 
 	# Capabilities: containerd's defaults unless ALL is dropped, minus drop, plus add.
 	caps=$(jq -r --argjson c "$c" --arg d "$HG_RUNTIME_DEFAULT_CAPS" '
@@ -516,16 +516,17 @@ hg_runc_from_pod() {
 		  + ($c.securityContext.capabilities.add // [] | map(ascii_upcase | ltrimstr("CAP_")))
 		| unique | map("CAP_" + .) | join(" ")' "$spec")
 	# shellcheck disable=SC2086
-	[ -z "$caps" ] || hg_runc_add_caps "$name" $caps || return 1
+	[ -z "$caps" ] || hg_runc_add_caps "$name" $caps || { echo "hg_runc_from_pod: capabilities $caps" >&2; return 1; }
 
 	# Seccomp: the container's profile over the pod's.
 	prof=$(jq -c --argjson c "$c" '$c.securityContext.seccompProfile // .securityContext.seccompProfile // {type: "Unconfined"}' "$spec")
 	case $(echo "$prof" | jq -r .type) in
-	RuntimeDefault) echo "$HG_SECCOMP_DEFAULT" >"$b/.seccomp" && hg_runc_seccomp_refresh "$name" || return 1 ;;
+	RuntimeDefault) echo "$HG_SECCOMP_DEFAULT" >"$b/.seccomp" && hg_runc_seccomp_refresh "$name" ||
+		{ echo "hg_runc_from_pod: RuntimeDefault seccomp" >&2; return 1; } ;;
 	Localhost)
 		p=$scdir/$(echo "$prof" | jq -r '.localhostProfile // ""')
 		[ -f "$p" ] || { echo "hg_runc_from_pod: Localhost profile $p is not on the node: the kubelet refuses the pod" >&2; return 1; }
-		hg_runc_set_seccomp "$name" "$p" || return 1 ;;
+		hg_runc_set_seccomp "$name" "$p" || { echo "hg_runc_from_pod: Localhost profile $p" >&2; return 1; } ;;
 	Unconfined) hg_runc_jq "$name" 'del(.linux.seccomp)' ;;
 	*) echo "hg_runc_from_pod: seccompProfile $prof" >&2; return 1 ;;
 	esac
@@ -537,7 +538,7 @@ hg_runc_from_pod() {
 	esac
 
 	while IFS=$'\t' read -r p v; do
-		[ -z "$p" ] || hg_runc_sysctl "$name" "$p" "$v" || return 1
+		[ -z "$p" ] || hg_runc_sysctl "$name" "$p" "$v" || { echo "hg_runc_from_pod: sysctl $p" >&2; return 1; }
 	done < <(jq -r '(.securityContext.sysctls // [])[] | [.name, .value] | @tsv' "$spec")
 
 	# Volumes: each mount's emptyDir as the kubelet makes it: a directory on the node (for
@@ -549,17 +550,17 @@ hg_runc_from_pod() {
 		p=$(echo "$m" | jq -r .mountPath)
 		vol=$(jq -c --arg n "$(echo "$m" | jq -r .name)" '(.volumes // [])[] | select(.name == $n) | .emptyDir' "$spec")
 		[ -n "$vol" ] || { echo "hg_runc_from_pod: mount $m has no volume" >&2; return 1; }
-		hg_runc_emptydir "$name" "$p" || return 1
+		hg_runc_emptydir "$name" "$p" || { echo "hg_runc_from_pod: emptyDir at $p" >&2; return 1; }
 		dir=$(tail -n 1 "$b/.emptydirs")
 		if [ "$(echo "$vol" | jq -r '.medium // ""')" = Memory ]; then
 			size=$(echo "$vol" | jq -r '.sizeLimit // "16Mi"' | sed 's/i$//; s/[KMG]$/\L&/')
-			mount -t tmpfs -o "size=$size,mode=0777" tmpfs "$dir" || return 1
+			mount -t tmpfs -o "size=$size,mode=0777" tmpfs "$dir" || { echo "hg_runc_from_pod: tmpfs on $dir" >&2; return 1; }
 		fi
-		if [ -n "$fsg" ]; then chgrp "$fsg" "$dir" && chmod 2777 "$dir" || return 1; fi
+		if [ -n "$fsg" ]; then chgrp "$fsg" "$dir" && chmod 2777 "$dir" || { echo "hg_runc_from_pod: fsGroup on $dir" >&2; return 1; }; fi
 	done < <(echo "$c" | jq -c '(.volumeMounts // [])[]')
 
 	v=$(echo "$c" | jq -c '(.command // []) + (.args // [])')
 	[ "$v" != "[]" ] || { echo "hg_runc_from_pod: no command (the rootfs has no entrypoint)" >&2; return 1; }
-	hg_runc_jq "$name" '.process.args = $a' --argjson a "$v" || return 1
+	hg_runc_jq "$name" '.process.args = $a' --argjson a "$v" || { echo "hg_runc_from_pod: command" >&2; return 1; }
 	echo "$c" | jq -c '.lifecycle.preStop // null' >"$b/.prestop"
 }

@@ -85,7 +85,7 @@ serve_web() {
 	POD_N=$((POD_N + 1))
 	POD=web-$POD_N
 	serve_pod "$POD" web "$1" nginx
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		pod_doc | jq -e --arg u "$u" '.pod.uid == $u' >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -98,7 +98,7 @@ run_rendered() {
 	local id
 	RUN_OK=0
 	RUN_KINDS="?"
-	hg_runc_from_pod web "$1" nginx "$SECCOMP_DIR" || return 1
+	hg_runc_from_pod web "$1" nginx "$SECCOMP_DIR" || { fail "$1: pod spec -> OCI spec"; return 1; }
 	id=$(hg_runc_id web)
 	serve_web "$1"
 	hg_runc_run web
