@@ -61,10 +61,14 @@ if render default; then
 		"$CT"' | .livenessProbe.httpGet == {"path": "/healthz", "port": "http"} and .readinessProbe.httpGet == {"path": "/readyz", "port": "http"}'
 	check "resources: memory limit 128Mi, requests set" "$D" \
 		"$CT"' | .resources.limits.memory == "128Mi" and .resources.requests.memory != null and .resources.requests.cpu != null'
-	check "not privileged: drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ" "$D" \
-		"$CT"' | .securityContext | .privileged == false and .capabilities.drop == ["ALL"]
-		 and (.capabilities.add | sort) == ["AUDIT_READ", "BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE"]
-		 and .runAsUser == 0 and .readOnlyRootFilesystem == true and .seccompProfile.type == "Unconfined"'
+	check "not privileged: the hardening library's container context, exactly: drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ" "$D" \
+		"$CT"' | .securityContext == {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+		 "capabilities": {"drop": ["ALL"], "add": ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "AUDIT_READ"]}}'
+	check "pod context: the agent's documented exceptions (uid 0, seccomp and AppArmor Unconfined, no fsGroup), nothing else" "$D" \
+		"$DS"' | .spec.template.spec.securityContext == {"runAsNonRoot": false, "runAsUser": 0, "runAsGroup": 0,
+		 "seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}}'
+	check "no preStop hook (the image has no sleep), no writable-path volume" "$D" \
+		"$CT"' | (has("lifecycle") | not) and ([.volumeMounts[].name] == ["btf", "cgroup"])'
 	check "mounts /sys/kernel/btf and /sys/fs/cgroup read-only from the host" "$D" \
 		"$DS"' | .spec.template.spec as $p | ($p.containers[0].volumeMounts | map({(.name): [.mountPath, .readOnly]}) | add) as $m
 		 | ($p.volumes | map({(.name): .hostPath.path}) | add) as $v
@@ -116,6 +120,7 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 		'map(.kind) == ["DaemonSet"] and .[0].metadata.name == "prod-hgdiag-agent" and .[0].metadata.labels["app.kubernetes.io/instance"] == "prod"'
 	check "custom: privileged, no capability list, no host network, no priority class" "$C" \
 		"$CT"' | .securityContext.privileged == true and (.securityContext | has("capabilities") | not)'
+	check "custom: privileged has no pod security context" "$C" "$DS"' | .spec.template.spec | has("securityContext") | not'
 	check "custom: pod spec" "$C" "$DS"' | .spec.template.spec | (has("hostNetwork") | not) and (has("priorityClassName") | not) and .hostPID == true'
 	check "custom: args carry port, state dir, -v and extra args" "$C" \
 		"$CT"' | .args == ["--listen", "0.0.0.0:9500", "--log-format", "json", "--state-dir", "/var/lib/hgdiag", "-v", "--audit-file", "/var/log/audit/audit.log"]'
@@ -144,7 +149,7 @@ else
 fi
 
 # --- the renderer refuses a template that renders invalid YAML (so this test can fail) ---
-cp -r "$CHART" "$T/broken"
+cp -r "$CHART" "$T/broken" && cp -r "$HG_ROOT/helm/hardening" "$T/hardening"
 printf 'kind: ConfigMap\nmetadata:\n  name: a\n  name: b\n' >"$T/broken/templates/dup.yaml"
 if "$RENDER" -json "$T/broken" >/dev/null 2>"$T/broken.err"; then
 	fail "a duplicate key was accepted"
