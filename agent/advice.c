@@ -277,6 +277,16 @@ void adv_add_denial_id(json_t *s, const char *id)
 	json_array_append_new(ids, json_string(id));
 }
 
+/* The pod-spec patch and the hardening chart's knob (hardening.sysctls) of one sysctl. */
+void adv_set_sysctl(json_t *s, const char *name, const char *value)
+{
+	json_object_set_new(s, "patch", json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec", "securityContext",
+						  "sysctls", "name", name, "value", value));
+	/* A map by name: Helm merges maps across -f files (a list would be replaced), and one
+	 * name can never appear twice. */
+	json_object_set_new(s, "values", json_pack("{s:{s:{s:s}}}", "hardening", "sysctls", name, value));
+}
+
 void adv_set_str(json_t *s, const char *key, const char *value)
 {
 	json_object_set_new(s, key, json_string(value));

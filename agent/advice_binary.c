@@ -135,14 +135,20 @@ static void advise_prestop_sleep(struct advice *a, const struct hg_stored_denial
 	adv_appendf(why, sizeof(why), "The preStop hook of container %s only sleeps (%s), and %s is "
 		"not in the image. Kubernetes' native lifecycle.preStop.sleep.seconds: %ld sleeps with no "
 		"binary at all; it needs Kubernetes 1.30+ (the PodLifecycleSleepAction feature, beta and "
-		"on by default since 1.30). The chart has no knob for it (runbook.md): patch the pod "
-		"spec (a kustomize or post-renderer patch) and drop hardening.preStopCommand. On older "
+		"on by default since 1.30). With the hardening library chart set the values below and "
+		"drop hardening.preStopCommand (a command wins over the sleep); a chart without the "
+		"knob needs the pod-spec patch (a kustomize or post-renderer patch). On older "
 		"clusters, use the prestop_command suggestion instead.", a->c->container_name[0] ?
 		a->c->container_name : "(unnamed)", text, sd->d.path[0] ? sd->d.path : "the program",
 		seconds);
 	adv_set_str(s, "summary", "Use the native lifecycle.preStop.sleep instead of an exec hook");
 	json_object_set_new(s, "patch", json_pack("{s:{s:{s:{s:I}}}}", "lifecycle", "preStop", "sleep",
 						  "seconds", (json_int_t)seconds));
+	/* The library's knob, never merged: the merged values keep prestop_command's
+	 * preStopCommand, which works on every Kubernetes version. */
+	json_object_set_new(s, "values", json_pack("{s:{s:b, s:I}}", "hardening", "preStopNativeSleep", 1,
+						   "preStopSleepSeconds", (json_int_t)seconds));
+	json_object_set_new(s, "_no_merge", json_true());
 	adv_set_str(s, "why", why);
 }
 

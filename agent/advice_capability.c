@@ -72,6 +72,7 @@ static void advise_file_ownership(struct advice *a, const struct hg_stored_denia
 	adv_set_str(s, "summary", "Fix file ownership (fsGroup / chown in the image) instead of adding a capability");
 	json_object_set_new(s, "patch", json_pack("{s:{s:{s:I}}}", "spec", "securityContext", "fsGroup",
 						  (json_int_t)gid));
+	json_object_set_new(s, "values", json_pack("{s:{s:I}}", "hardening", "fsGroup", (json_int_t)gid));
 	adv_set_str(s, "why", why);
 }
 
@@ -231,12 +232,6 @@ void adv_capability_suggestion(struct advice *a, const struct hg_stored_denial *
 	adv_set_str(s, "why", why);
 }
 
-static json_t *sysctl_patch(const char *name, const char *value)
-{
-	return json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec", "securityContext", "sysctls",
-			 "name", name, "value", value);
-}
-
 static void advise_bind_port(struct advice *a, const struct hg_stored_denial *sd)
 {
 	const struct hg_denial *d = &sd->d;
@@ -257,7 +252,7 @@ static void advise_bind_port(struct advice *a, const struct hg_stored_denial *sd
 		goto port;
 	json_object_set_new(s, "_port", json_integer(port));
 	snprintf(value, sizeof(value), "%d", port >= 0 ? port : 0);
-	json_object_set_new(s, "patch", sysctl_patch("net.ipv4.ip_unprivileged_port_start", value));
+	adv_set_sysctl(s, "net.ipv4.ip_unprivileged_port_start", value);
 	snprintf(summary, sizeof(summary), "Set the sysctl net.ipv4.ip_unprivileged_port_start=%s", value);
 	adv_set_str(s, "summary", summary);
 	adv_appendf(why, sizeof(why), "Ports from %s up become bindable without CAP_NET_BIND_SERVICE, for "
@@ -312,7 +307,7 @@ static void advise_ping(struct advice *a, const struct hg_stored_denial *sd)
 		return;
 	if (adv_status_any(a, &sd->d, &st, &pid) == 0)
 		snprintf(value, sizeof(value), "%" PRIu32 " %" PRIu32, st.gid, st.gid);
-	json_object_set_new(s, "patch", sysctl_patch("net.ipv4.ping_group_range", value));
+	adv_set_sysctl(s, "net.ipv4.ping_group_range", value);
 	adv_set_str(s, "summary", "Allow unprivileged ICMP echo sockets with net.ipv4.ping_group_range");
 	adv_appendf(why, sizeof(why), "With ping_group_range covering the process's group (%s), "
 		"socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) works without CAP_NET_RAW; ping from "

@@ -67,6 +67,8 @@ const json_t *adv_runtime_default(struct advice *a);
 json_t *adv_suggestion(struct advice *a, const char *key, const char *kind, bool *created);
 void adv_add_denial_id(json_t *s, const char *id);
 void adv_set_str(json_t *s, const char *key, const char *value);
+/* patch (spec.securityContext.sysctls) and values (hardening.sysctls) of one sysctl */
+void adv_set_sysctl(json_t *s, const char *name, const char *value);
 const char *adv_who(const struct hg_denial *d);
 
 #endif

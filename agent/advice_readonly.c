@@ -386,12 +386,8 @@ static bool advise_special(struct advice *a, const struct hg_stored_denial *sd, 
 		adv_appendf(why, sizeof(why), "%s tried to write %s, the sysctl %s: /proc/sys is read-only "
 			    "in a container, and no volume can go under /proc (runc refuses the mount and "
 			    "the pod never starts).", adv_who(d), path, name);
-		if (since || namespaced_sysctl(name)) {
-			if (known)
-				json_object_set_new(s, "patch", json_pack("{s:{s:{s:[{s:s, s:s}]}}}", "spec",
-									  "securityContext", "sysctls", "name",
-									  name, "value", value));
-		}
+		if ((since || namespaced_sysctl(name)) && known)
+			adv_set_sysctl(s, name, value);
 		if (since) {
 			snprintf(summary, sizeof(summary), "Set the sysctl %s in the pod's securityContext.sysctls", name);
 			adv_appendf(why, sizeof(why), " %s is on Kubernetes' safe list (since %s): set it in "

@@ -300,11 +300,14 @@ static void set_profile(struct advice *a, json_t *s, json_t *profile, const char
 		json_object_set_new(s, "effective", json_false());
 		return;
 	}
-	(void)a;
 	json_object_set_new(s, "seccomp_profile", profile);
 	json_object_set_new(s, "patch", json_pack("{s:{s:{s:s, s:s}}}", "securityContext",
 						  "seccompProfile", "type", "Localhost",
 						  "localhostProfile", file));
+	/* The hardening chart's knob: the profile by container name, so the merged values of
+	 * a pod keep one profile per container. */
+	json_object_set_new(s, "values", json_pack("{s:{s:{s:s}}}", "hardening", "seccompLocalhostProfiles",
+						   a->container, file));
 }
 
 /* RuntimeDefault plus the exceptions e[i] with want[i]. */

@@ -484,3 +484,110 @@ hg_expect_no_effective_caps() {
 	[ "$bad" = "[]" ] && pass "$2: no effective capability suggestion for a non-root no_new_privs container" ||
 		fail "$2: effective capability suggestion(s): $bad"
 }
+
+# --- a pod spec (what a chart renders) turned into the OCI spec ---
+
+# The capabilities containerd gives a container that drops none (its default set).
+HG_RUNTIME_DEFAULT_CAPS="CAP_CHOWN CAP_DAC_OVERRIDE CAP_FSETID CAP_FOWNER CAP_MKNOD CAP_NET_RAW CAP_SETGID CAP_SETUID CAP_SETFCAP CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_KILL CAP_AUDIT_WRITE"
+
+# hg_runc_from_pod NAME POD_SPEC.json CONTAINER SECCOMP_DIR [busybox|distroless]: a bundle
+# (hg_runc_spec's rootfs and ids) whose OCI spec is what the kubelet and containerd make
+# of the pod spec's CONTAINER, with the helpers above: from the runtime's defaults (uid 0,
+# writable root, containerd's capabilities, no_new_privs off, no seccomp) the pod's and
+# the container's securityContext (runAsUser/Group, runAsNonRoot checked, fsGroup as a
+# supplementary group, readOnlyRootFilesystem, allowPrivilegeEscalation, capabilities
+# drop/add, seccompProfile RuntimeDefault or Localhost from SECCOMP_DIR — the kubelet's
+# seccomp directory — with the container's winning), sysctls, emptyDir volumes (medium
+# Memory: a tmpfs of sizeLimit on the volume's node directory), command + args. The
+# preStop hook is kept in the bundle's .prestop. A field it does not convert is an error,
+# never dropped. An earlier bundle NAME is replaced (its volumes unmounted).
+hg_runc_from_pod() {
+	local name=$1 spec=$2 cname=$3 scdir=$4 flavor=${5:-busybox} c b bad uid gid caps p v m vol size prof fsg dir
+	c=$(jq -c --arg n "$cname" '.containers[]? | select(.name == $n)' "$spec")
+	[ -n "$c" ] || { echo "hg_runc_from_pod: no container $cname in $spec" >&2; return 1; }
+	bad=$(jq -r --argjson c "$c" '
+		  [(.securityContext // {}) | keys[] | select(IN("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup",
+			"seccompProfile", "appArmorProfile", "sysctls") | not) | "pod securityContext." + .]
+		+ [($c.securityContext // {}) | keys[] | select(IN("runAsNonRoot", "runAsUser", "runAsGroup",
+			"allowPrivilegeEscalation", "readOnlyRootFilesystem", "capabilities", "seccompProfile") | not)
+			| "container securityContext." + .]
+		+ [$c | keys[] | select(IN("name", "image", "imagePullPolicy", "ports", "command", "args",
+			"securityContext", "volumeMounts", "lifecycle") | not) | "container." + .]
+		+ [(.volumes // [])[] | select(keys != ["emptyDir", "name"]) | "volume " + .name + " (not an emptyDir)"]
+		+ [keys[] | select(IN("containers", "securityContext", "volumes") | not) | "pod spec." + .]
+		| join(", ")' "$spec")
+	[ -z "$bad" ] || { echo "hg_runc_from_pod: not converted: $bad" >&2; return 1; }
+	b=$(hg_runc_bundle "$name")
+	grep -o " $b/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
+	hg_runc_spec "$name" "$flavor" || { echo "hg_runc_from_pod: the bundle $name could not be made" >&2; return 1; }
+
+	# User: the container's runAsUser/Group over the pod's; the image's (root) without.
+	uid=$(jq -r --argjson c "$c" '$c.securityContext.runAsUser // .securityContext.runAsUser // 0' "$spec")
+	gid=$(jq -r --argjson c "$c" '$c.securityContext.runAsGroup // .securityContext.runAsGroup // 0' "$spec")
+	if [ "$uid" = 0 ] && [ "$(jq -r --argjson c "$c" '$c.securityContext.runAsNonRoot // .securityContext.runAsNonRoot // false' "$spec")" = true ]; then
+		echo "hg_runc_from_pod: runAsNonRoot and the container would run as root: the kubelet refuses it" >&2
+		return 1
+	fi
+	hg_runc_jq "$name" '.process.user = {uid: $u, gid: $g}
+		| .root.readonly = ($c.securityContext.readOnlyRootFilesystem // false)
+		| .process.noNewPrivileges = ($c.securityContext.allowPrivilegeEscalation == false)
+		| .process.capabilities = {bounding: [], effective: [], inheritable: [], permitted: [], ambient: []}' \
+		--argjson u "$uid" --argjson g "$gid" --argjson c "$c" || { echo "hg_runc_from_pod: user and root" >&2; return 1; }
+	v=$(jq -r '.securityContext.fsGroup // empty' "$spec")
+	[ -z "$v" ] || hg_runc_add_gid "$name" "$v" || { echo "hg_runc_from_pod: fsGroup" >&2; return 1; }
+
+	# Capabilities: containerd's defaults unless ALL is dropped, minus drop, plus add.
+	caps=$(jq -r --argjson c "$c" --arg d "$HG_RUNTIME_DEFAULT_CAPS" '
+		($c.securityContext.capabilities.drop // [] | map(ascii_upcase | ltrimstr("CAP_"))) as $drop
+		| (if ($drop | index("ALL")) then [] else ($d | split(" ") | map(ltrimstr("CAP_")) - $drop) end)
+		  + ($c.securityContext.capabilities.add // [] | map(ascii_upcase | ltrimstr("CAP_")))
+		| unique | map("CAP_" + .) | join(" ")' "$spec")
+	# shellcheck disable=SC2086
+	[ -z "$caps" ] || hg_runc_add_caps "$name" $caps || { echo "hg_runc_from_pod: capabilities $caps" >&2; return 1; }
+
+	# Seccomp: the container's profile over the pod's.
+	prof=$(jq -c --argjson c "$c" '$c.securityContext.seccompProfile // .securityContext.seccompProfile // {type: "Unconfined"}' "$spec")
+	case $(echo "$prof" | jq -r .type) in
+	RuntimeDefault) echo "$HG_SECCOMP_DEFAULT" >"$b/.seccomp" && hg_runc_seccomp_refresh "$name" ||
+		{ echo "hg_runc_from_pod: RuntimeDefault seccomp" >&2; return 1; } ;;
+	Localhost)
+		p=$scdir/$(echo "$prof" | jq -r '.localhostProfile // ""')
+		[ -f "$p" ] || { echo "hg_runc_from_pod: Localhost profile $p is not on the node: the kubelet refuses the pod" >&2; return 1; }
+		hg_runc_set_seccomp "$name" "$p" || { echo "hg_runc_from_pod: Localhost profile $p" >&2; return 1; } ;;
+	Unconfined) hg_runc_jq "$name" 'del(.linux.seccomp)' ;;
+	*) echo "hg_runc_from_pod: seccompProfile $prof" >&2; return 1 ;;
+	esac
+	# AppArmor: runtime/default where the kernel has AppArmor (not on every test machine).
+	case $(jq -r '.securityContext.appArmorProfile.type // "Unconfined"' "$spec") in
+	Unconfined) ;;
+	RuntimeDefault) [ ! -d /sys/kernel/security/apparmor ] || echo "  (appArmorProfile RuntimeDefault: not applied by this conversion)" ;;
+	*) echo "hg_runc_from_pod: appArmorProfile $(jq -c .securityContext.appArmorProfile "$spec")" >&2; return 1 ;;
+	esac
+
+	while IFS=$'\t' read -r p v; do
+		[ -z "$p" ] || hg_runc_sysctl "$name" "$p" "$v" || { echo "hg_runc_from_pod: sysctl $p" >&2; return 1; }
+	done < <(jq -r '(.securityContext.sysctls // [])[] | [.name, .value] | @tsv' "$spec")
+
+	# Volumes: each mount's emptyDir as the kubelet makes it: a directory on the node (for
+	# medium Memory a tmpfs of sizeLimit mounted there), mode 0777, given to the fsGroup
+	# with the setgid bit, bind-mounted into the container.
+	fsg=$(jq -r '.securityContext.fsGroup // empty' "$spec")
+	while read -r m; do
+		[ -n "$m" ] || continue
+		p=$(echo "$m" | jq -r .mountPath)
+		vol=$(jq -c --arg n "$(echo "$m" | jq -r .name)" '(.volumes // [])[] | select(.name == $n) | .emptyDir' "$spec")
+		[ -n "$vol" ] || { echo "hg_runc_from_pod: mount $m has no volume" >&2; return 1; }
+		hg_runc_emptydir "$name" "$p" || { echo "hg_runc_from_pod: emptyDir at $p" >&2; return 1; }
+		dir=$(tail -n 1 "$b/.emptydirs")
+		if [ "$(echo "$vol" | jq -r '.medium // ""')" = Memory ]; then
+			size=$(echo "$vol" | jq -r '.sizeLimit // "16Mi"' | sed 's/i$//; s/[KMG]$/\L&/')
+			mount -t tmpfs -o "size=$size,mode=0777" tmpfs "$dir" || { echo "hg_runc_from_pod: tmpfs on $dir" >&2; return 1; }
+		fi
+		if [ -n "$fsg" ]; then chgrp "$fsg" "$dir" && chmod 2777 "$dir" || { echo "hg_runc_from_pod: fsGroup on $dir" >&2; return 1; }; fi
+	done < <(echo "$c" | jq -c '(.volumeMounts // [])[]')
+
+	v=$(echo "$c" | jq -c '(.command // []) + (.args // [])')
+	[ "$v" != "[]" ] || { echo "hg_runc_from_pod: no command (the rootfs has no entrypoint)" >&2; return 1; }
+	hg_runc_jq "$name" '.process.args = $a' --argjson a "$v" || { echo "hg_runc_from_pod: command" >&2; return 1; }
+	echo "$c" | jq -c '.lifecycle.preStop // null' >"$b/.prestop"
+}

@@ -80,22 +80,26 @@ printf 'port: %d\nextraArgs: [--kubeconfig, %s/kubeconfig]\n' "$PORT" "$KUBE_DIR
 "$RENDER" -namespace hgdiag-system -json -f "$T/values.yaml" "$CHART" >"$T/chart.json" || { echo "render failed"; exit 1; }
 jq '.[] | select(.kind == "DaemonSet")' "$T/chart.json" >"$T/ds.json"
 CT='.spec.template.spec.containers[0]'
-SC="$CT.securityContext"
+# The container's effective context, as the kubelet computes it: the pod's securityContext
+# (user, group, seccomp, AppArmor) under the container's own, which wins field by field.
+jq '(.spec.template.spec.securityContext // {}
+     | with_entries(select(.key | IN("runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "appArmorProfile")))
+    ) + (.spec.template.spec.containers[0].securityContext // {})' "$T/ds.json" >"$T/sc.json"
 
 image=$(jq -r "$CT.image" "$T/ds.json")
 [ "$image" = "$REPO:$TAG" ] && pass "the chart's image is this build: $image" || fail "chart image $image, built $REPO:$TAG"
 # The context must be one this mapping covers exactly; anything else is a failure, not a guess.
-jq -e "$SC"' | .privileged == false and .capabilities.drop == ["ALL"] and (.capabilities.add | length) > 0' "$T/ds.json" >/dev/null &&
-	pass "not privileged; capabilities: drop ALL, add $(jq -c "$SC.capabilities.add" "$T/ds.json")" ||
-	fail "securityContext outside what this test maps: $(jq -c "$SC" "$T/ds.json")"
-mapfile -t CHART_CAPS < <(jq -r "$SC.capabilities.add[]" "$T/ds.json")
+jq -e '(.privileged // false) == false and .capabilities.drop == ["ALL"] and (.capabilities.add | length) > 0' "$T/sc.json" >/dev/null &&
+	pass "not privileged; capabilities: drop ALL, add $(jq -c .capabilities.add "$T/sc.json")" ||
+	fail "securityContext outside what this test maps: $(jq -c . "$T/sc.json")"
+mapfile -t CHART_CAPS < <(jq -r '.capabilities.add[]' "$T/sc.json")
 
 # The Localhost profile: the chart's file, installed as the chart's NOTES say, where a
 # kubelet would read it; and the file is what `make seccomp-profile` makes today.
-SECCOMP_TYPE=$(jq -r "$SC.seccompProfile.type // \"RuntimeDefault\"" "$T/ds.json")
+SECCOMP_TYPE=$(jq -r '.seccompProfile.type // "RuntimeDefault"' "$T/sc.json")
 case $SECCOMP_TYPE in
 Localhost)
-	lp=$(jq -r "$SC.seccompProfile.localhostProfile" "$T/ds.json")
+	lp=$(jq -r .seccompProfile.localhostProfile "$T/sc.json")
 	mkdir -p "$(dirname "$T/kubelet/seccomp/$lp")"
 	cp "$CHART/files/hgdiag-agent-seccomp.json" "$T/kubelet/seccomp/$lp"
 	SECCOMP_FILE=$T/kubelet/seccomp/$lp
@@ -129,10 +133,10 @@ agent_config() {
 		oci=$("$SECCOMP_OCI" "$SECCOMP_FILE" $(echo "$caps" | jq -r '.[]')) || return 1
 	fi
 	AGENT_ID=$(hg_runc_new_hex_id)
-	jq --slurpfile ds "$T/ds.json" --argjson caps "$caps" --argjson seccomp "$oci" \
+	jq --slurpfile ds "$T/ds.json" --slurpfile scf "$T/sc.json" --argjson caps "$caps" --argjson seccomp "$oci" \
 		--arg node "$NODE" --argjson mem "$MEM_LIMIT" \
 		--arg cg "/kubepods/burstable/pod$AGENT_POD/$AGENT_ID" '
-		$ds[0].spec.template.spec as $pod | $pod.containers[0] as $c | $c.securityContext as $sc
+		$ds[0].spec.template.spec as $pod | $pod.containers[0] as $c | $scf[0] as $sc
 		| .process.terminal = false
 		| .process.user.uid = ($sc.runAsUser // .process.user.uid)
 		| .process.user.gid = ($sc.runAsGroup // .process.user.gid)

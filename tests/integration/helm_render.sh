@@ -63,21 +63,24 @@ if render default; then
 	check "resources: memory limit 128Mi, requests set" "$D" \
 		"$CT"' | .resources.limits.memory == "128Mi" and .resources.requests.memory != null and .resources.requests.cpu != null'
 	# Every security field, exactly (tests/image/image_privileges.sh runs the image under
-	# this context and shows each capability is needed).
-	check "securityContext: uid/gid 65532, non-root, read-only root, no escalation, drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ, Localhost seccomp" "$D" \
-		"$CT"' | .securityContext == {"runAsUser": 65532, "runAsGroup": 65532, "runAsNonRoot": true,
-		 "readOnlyRootFilesystem": true, "privileged": false, "allowPrivilegeEscalation": false,
-		 "capabilities": {"drop": ["ALL"], "add": ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "AUDIT_READ"]},
-		 "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/hgdiag-agent.json"}}'
-	check "no pod-level securityContext, no privileged sidecar: one container" "$D" \
-		"$DS"' | .spec.template.spec | (has("securityContext") | not) and (.containers | length) == 1 and (has("initContainers") | not)'
+	# this context and shows each capability is needed): the hardening library's container
+	# context, and the pod context with the agent's documented exceptions.
+	check "container context, exactly: read-only root, no escalation, drop ALL, add BPF PERFMON SYS_PTRACE DAC_READ_SEARCH AUDIT_READ" "$D" \
+		"$CT"' | .securityContext == {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+		 "capabilities": {"drop": ["ALL"], "add": ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "AUDIT_READ"]}}'
+	check "pod context, exactly: uid/gid 65532, non-root, Localhost seccomp, AppArmor Unconfined, no fsGroup" "$D" \
+		"$DS"' | .spec.template.spec.securityContext == {"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+		 "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/hgdiag-agent.json"},
+		 "appArmorProfile": {"type": "Unconfined"}}'
+	check "no preStop hook (the image has no sleep), no writable-path volume" "$D" \
+		"$CT"' | (has("lifecycle") | not) and ([.volumeMounts[].name] == ["btf", "cgroup"])'
+	check "no privileged sidecar: one container" "$D" \
+		"$DS"' | .spec.template.spec | (.containers | length) == 1 and (has("initContainers") | not)'
 	check "host namespaces: PID and network only (no hostIPC)" "$D" \
 		"$DS"' | .spec.template.spec | .hostPID == true and .hostNetwork == true and (has("hostIPC") | not)'
 	check "host mounts: /sys/kernel/btf and /sys/fs/cgroup only, read-only" "$D" \
 		"$DS"' | .spec.template.spec | ([.volumes[] | .hostPath.path] == ["/sys/kernel/btf", "/sys/fs/cgroup"])
 		 and all(.containers[0].volumeMounts[]; .readOnly == true)'
-	check "the Localhost profile the chart names is the file it ships" "$D" \
-		"$CT"' | .securityContext.seccompProfile.localhostProfile == "profiles/hgdiag-agent.json"'
 	[ -f "$CHART/files/hgdiag-agent-seccomp.json" ] && jq -e '.defaultAction == "SCMP_ACT_ERRNO"
 		and any(.syscalls[]; .names == ["bpf"] and .action == "SCMP_ACT_ALLOW")
 		and all(.syscalls[]; (has("includes") or has("excludes")) | not)' "$CHART/files/hgdiag-agent-seccomp.json" >/dev/null &&
@@ -135,6 +138,7 @@ if render custom -f "$T/custom-values.yaml" -release prod; then
 		'map(.kind) == ["DaemonSet"] and .[0].metadata.name == "prod-hgdiag-agent" and .[0].metadata.labels["app.kubernetes.io/instance"] == "prod"'
 	check "custom: privileged, no capability list, no host network, no priority class" "$C" \
 		"$CT"' | .securityContext.privileged == true and (.securityContext | has("capabilities") | not)'
+	check "custom: privileged has no pod security context" "$C" "$DS"' | .spec.template.spec | has("securityContext") | not'
 	check "custom: pod spec" "$C" "$DS"' | .spec.template.spec | (has("hostNetwork") | not) and (has("priorityClassName") | not) and .hostPID == true'
 	check "custom: args carry port, state dir, -v and extra args" "$C" \
 		"$CT"' | .args == ["--listen", "0.0.0.0:9500", "--log-format", "json", "--state-dir", "/var/lib/hgdiag", "-v", "--audit-file", "/var/log/audit/audit.log"]'
@@ -231,7 +235,7 @@ else
 fi
 
 # --- the renderer refuses a template that renders invalid YAML (so this test can fail) ---
-cp -r "$CHART" "$T/broken"
+cp -r "$CHART" "$T/broken" && cp -r "$HG_ROOT/helm/hardening" "$T/hardening"
 printf 'kind: ConfigMap\nmetadata:\n  name: a\n  name: b\n' >"$T/broken/templates/dup.yaml"
 if "$RENDER" -json "$T/broken" >/dev/null 2>"$T/broken.err"; then
 	fail "a duplicate key was accepted"

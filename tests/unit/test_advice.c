@@ -463,7 +463,14 @@ START_TEST(sysctl_value_from_the_command_line)
 			ck_assert_msg(json_is_null(json_object_get(s, "patch")), "case %zu: a patch", i);
 			ck_assert_ptr_nonnull(strstr(why(s), "The value is not known here"));
 		}
-		ck_assert_int_eq(json_object_size(values), 0);   /* no chart knob: never merged */
+		/* merged as the hardening library's knob only when there is a value to set */
+		json_t *merged = json_object_get(json_object_get(json_object_get(values, "hardening"),
+								 "sysctls"), "net.ipv4.ip_unprivileged_port_start");
+		if (cases[i].value)
+			ck_assert_msg(merged && !strcmp(json_string_value(merged), cases[i].value),
+				      "case %zu: values %s", i, merged ? json_string_value(merged) : "(none)");
+		else
+			ck_assert_int_eq(json_object_size(values), 0);
 		json_decref(out);
 		json_decref(values);
 	}
@@ -622,6 +629,11 @@ START_TEST(bind_80_nonroot_nnp)
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "name")), "net.ipv4.ip_unprivileged_port_start");
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "value")), "80");
 	ck_assert_ptr_nonnull(strstr(why(sysctl), "hostNetwork"));
+	/* The same sysctl as the hardening chart's knob (a map by name), merged into the values. */
+	json_t *vsc = json_object_get(json_object_get(json_object_get(sysctl, "values"), "hardening"), "sysctls");
+	ck_assert_int_eq(json_object_size(vsc), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(vsc, "net.ipv4.ip_unprivileged_port_start")), "80");
+	ck_assert(json_equal(json_object_get(json_object_get(values, "hardening"), "sysctls"), vsc));
 
 	json_t *port = nth(out, "port", 0);
 	ck_assert_ptr_nonnull(port);
@@ -790,7 +802,9 @@ START_TEST(chown_and_dac_give_file_ownership)
 	ck_assert_str_eq(json_string_value(json_object_get(nth(out, "capability", 0), "summary")),
 			 "Add the capability CHOWN");
 	ck_assert(json_is_false(json_object_get(nth(out, "capability", 0), "effective")));
-	ck_assert_int_eq(json_object_size(values), 0);
+	/* fsGroup is the hardening chart's knob too, and the only thing merged. */
+	ck_assert_int_eq(json_object_size(json_object_get(values, "hardening")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(values, "hardening"), "fsGroup")), 65532);
 	json_decref(out);
 	json_decref(values);
 }
@@ -950,7 +964,11 @@ START_TEST(unshare_newuser_capability_gated)
 			allows++;
 	ck_assert_int_eq(allows, 1);
 	json_decref(back);
-	ck_assert_int_eq(json_object_size(values), 0);   /* a profile is not a chart value */
+	/* The profile's file, by container, is the hardening chart's knob; nothing else merged. */
+	json_t *want = json_pack("{s:{s:{s:s}}}", "hardening", "seccompLocalhostProfiles", "web",
+				 "profiles/hgdiag-web.json");
+	ck_assert(json_equal(values, want));
+	json_decref(want);
 	json_decref(out);
 	json_decref(values);
 }
@@ -973,6 +991,15 @@ START_TEST(keyctl_never_allowed)
 	ck_assert_ptr_nonnull(rule);
 	ck_assert_ptr_null(json_object_get(rule, "args"));
 	ck_assert_int_eq(hg_seccomp_validate(profile, err, sizeof(err)), 0);
+	/* The chart's knob names the same file, by container. */
+	const char *file = json_string_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(s, "patch"), "securityContext"), "seccompProfile"), "localhostProfile"));
+	json_t *profiles = json_object_get(json_object_get(json_object_get(s, "values"), "hardening"),
+					   "seccompLocalhostProfiles");
+	ck_assert_int_eq(json_object_size(profiles), 1);
+	const char *label = json_object_iter_key(json_object_iter(profiles));
+	ck_assert_ptr_nonnull(strstr(file, label));
+	ck_assert_str_eq(json_string_value(json_object_get(profiles, label)), file);
 	json_decref(out);
 }
 END_TEST
@@ -1271,13 +1298,17 @@ START_TEST(prestop_sleep_hook_gets_the_native_sleep_first)
 	ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "prestop_sleep");
 	ck_assert(json_is_true(json_object_get(s, "effective")));
 	ck_assert_str_eq(json_string_value(json_object_get(s, "risk")), "low");
-	ck_assert(json_is_null(json_object_get(s, "values")));
+	/* The hardening library's knob, never merged (preStopCommand works everywhere). */
+	json_t *want = json_pack("{s:{s:b, s:i}}", "hardening", "preStopNativeSleep", 1, "preStopSleepSeconds", 15);
+	ck_assert(json_equal(json_object_get(s, "values"), want));
+	json_decref(want);
 	json_t *secs = json_object_get(json_object_get(json_object_get(json_object_get(
 		json_object_get(s, "patch"), "lifecycle"), "preStop"), "sleep"), "seconds");
 	ck_assert_int_eq(json_integer_value(secs), 15);
 	ck_assert_ptr_nonnull(strstr(why(s), "1.30"));
 	ck_assert_ptr_nonnull(strstr(why(s), "PodLifecycleSleepAction"));
-	ck_assert_ptr_nonnull(strstr(why(s), "no knob"));
+	ck_assert_ptr_nonnull(strstr(why(s), "drop hardening.preStopCommand"));
+	ck_assert_ptr_null(json_object_get(json_object_get(values, "hardening"), "preStopNativeSleep"));
 	/* The exec-form command stays, for older clusters. */
 	s = json_array_get(out, 1);
 	ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "prestop_command");
@@ -1544,6 +1575,8 @@ START_TEST(merged_values)
 	ck_assert_int_eq(json_array_size(json_object_get(h, "extraCapabilities")), 1);
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(h, "preStopCommand"), 0)), "/bin/sleep");
 	ck_assert(json_is_true(json_object_get(h, "enabled")));
+	ck_assert_int_eq(json_object_size(json_object_get(h, "sysctls")), 1);
+	ck_assert_int_eq(json_object_size(json_object_get(h, "seccompLocalhostProfiles")), 1);
 	ck_assert_int_eq(json_object_size(values), 1);
 	json_decref(out);
 	json_decref(values);

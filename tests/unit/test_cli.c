@@ -21,6 +21,11 @@ struct capture {
 	FILE *f;
 };
 
+/* `-o values` of the fixture's diagnosis (below). */
+#define FIXTURE_VALUES \
+	"hardening:\n  writablePaths:\n  - name: var-cache-nginx\n    mountPath: /var/cache/nginx\n" \
+	"  sysctls:\n    net.ipv4.ip_unprivileged_port_start: \"0\"\n"
+
 static void cap_open(struct capture *c)
 {
 	c->buf = NULL;
@@ -325,11 +330,11 @@ START_TEST(cli_pod_outputs)
 	free(out);
 	free(err);
 
-	/* The values patch alone: the fixture's read-only mkdir → one writable path. */
+	/* The values patch alone: the fixture's read-only mkdir → one writable path; its bind
+	 * (port unrecorded) → the sysctl at 0. */
 	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "-n", "shop", "--agent", agent_url,
 			     "--output=values"), 0);
-	ck_assert_str_eq(out, "hardening:\n  writablePaths:\n  - name: var-cache-nginx\n"
-			      "    mountPath: /var/cache/nginx\n");
+	ck_assert_str_eq(out, FIXTURE_VALUES);
 	free(out);
 	free(err);
 
@@ -598,8 +603,7 @@ START_TEST(kube_pod_outputs)
 	/* KUBECONFIG instead of the flag. */
 	setenv("KUBECONFIG", kubeconfig, 1);
 	ck_assert_int_eq(run(&out, &err, "pod", "web-0", "-ovalues", NULL, NULL, NULL, NULL), 0);
-	ck_assert_str_eq(out, "hardening:\n  writablePaths:\n  - name: var-cache-nginx\n"
-			      "    mountPath: /var/cache/nginx\n");
+	ck_assert_str_eq(out, FIXTURE_VALUES);
 	ck_assert_str_eq(err, "");
 	free(out);
 	free(err);
