@@ -193,10 +193,34 @@ static const char *agent_ready(void *ctx)
 	if (a->kube) {
 		struct hg_kube_stats st;
 		hg_kube_get_stats(a->kube, &st);
-		if (!st.ready)
-			return "the first pod list from the Kubernetes API is not synced yet";
+		if (!st.ready) {
+			static __thread char why[400];
+			snprintf(why, sizeof(why), "the first pod list from the Kubernetes API is not synced yet%s%s",
+				 st.last_error[0] ? ": " : "", st.last_error);
+			return why;
+		}
 	}
 	return NULL;
+}
+
+/* After the first sync the agent stays ready while the API server is away (denials are
+ * still recorded; new pods are named when it is back), and says so. */
+static void agent_ready_notes(char *buf, size_t len, void *ctx)
+{
+	struct agent *a = ctx;
+	buf[0] = 0;
+	if (!a->kube)
+		return;
+	struct hg_kube_stats st;
+	hg_kube_get_stats(a->kube, &st);
+	if (!st.ready || st.connected)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t since = st.disconnected_ms ? ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+					       st.disconnected_ms) / 1000 : 0;
+	snprintf(buf, len, "degraded: Kubernetes API unreachable for %llds (%s): denials of new pods "
+		 "are attributed when it is back\n", (long long)since, st.last_error);
 }
 
 static int agent_pod_lookup(const char *ns, const char *name, char uid[HG_POD_UID_MAX], void *ctx)
@@ -307,6 +331,9 @@ static void agent_fill_metrics(struct hg_agent_metrics *m, void *ctx)
 		m->kubernetes = true;
 		m->pods_tracked = (int64_t)ks.pods_tracked;
 		m->kube_watch_restarts = ks.watch_restarts;
+		m->kube_relists = ks.relists;
+		m->kube_api_errors = ks.http_errors;
+		m->kube_api_up = ks.connected;
 		if (ks.last_sync_ms > 0)
 			m->kube_last_sync_age_seconds =
 				(double)((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ks.last_sync_ms) / 1000.0;
@@ -594,7 +621,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hgdiag-agent: seccomp-default.json not found: seccomp advice is limited\n");
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = store, .node_name = node_name,
-		.is_ready = agent_ready, .ready_notes = agent.degraded, .agent_metrics = agent_fill_metrics, .ctx = &agent,
+		.is_ready = agent_ready, .ready_notes = agent.degraded, .ready_notes_now = agent_ready_notes, .agent_metrics = agent_fill_metrics, .ctx = &agent,
 		.pod_lookup = agent.kube ? agent_pod_lookup : NULL, .authz = agent.authz,
 		.advice_env = &advice_env, .version = HGDIAG_VERSION, .kernel = uts.release,
 	};
@@ -649,8 +676,10 @@ int main(int argc, char **argv)
 			hg_probe_read_counts(agent.probe, hg_pipeline_on_count, &agent.pl);
 			next_counts = now + 250;
 		}
-		if (__atomic_exchange_n(&agent.pods_changed, 0, __ATOMIC_ACQ_REL))
+		if (__atomic_exchange_n(&agent.pods_changed, 0, __ATOMIC_ACQ_REL)) {
 			hg_pipeline_attribute_backlog(&agent.pl, 30ull * 1000000000ull);
+			hg_pipeline_name_stored(&agent.pl);
+		}
 		if (state_path[0] && now >= next_save) {
 			save_state(store, state_path);
 			next_save = now + save_ms;
