@@ -10,13 +10,23 @@ only=${TESTS_ONLY:-}
 if [ "$only" != integration ]; then
 	for t in "$@"; do
 		echo "== unit: $(basename "$t")"
-		if CK_DEFAULT_TIMEOUT=60 "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
+		# Under valgrind (HG_VALGRIND, make test VALGRIND=1) everything runs 20-50x slower.
+		if CK_DEFAULT_TIMEOUT=60 CK_TIMEOUT_MULTIPLIER=${HG_VALGRIND:+20} ${HG_VALGRIND:-} "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
 	done
 fi
 if [ "$only" != unit ]; then
 	for t in tests/integration/*.sh; do
 		[ -e "$t" ] || continue
 		[ -n "${TEST_FILTER:-}" ] && [[ "$t" != *"$TEST_FILTER"* ]] && continue
+		# Under valgrind: storm (1,000,000 refusals) and churn (hundreds of containers) are
+		# load tests, kube_faults and overload are bound to the backlog's and the HTTP
+		# server's timeouts, and the kernel/fuzz/helm tests start no agent: skipped.
+		if [ -n "${HG_VALGRIND:-}" ]; then
+			case "$(basename "$t")" in
+			storm.sh|churn.sh|overload.sh|kube_faults.sh|fuzz_audit.sh|helm_render.sh)
+				echo "== integration: $(basename "$t") (skipped under valgrind)"; continue ;;
+			esac
+		fi
 		echo "== integration: $(basename "$t")"
 		if timeout 600 bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$t"); fi
 	done
