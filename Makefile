@@ -118,7 +118,8 @@ run: deps all
 VALGRIND ?= 0
 ifeq ($(VALGRIND),1)
 export HG_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
-	--errors-for-leak-kinds=definite --track-fds=no --trace-children=no
+	--errors-for-leak-kinds=definite --track-fds=no --trace-children=no \
+	--suppressions=$(CURDIR)/tests/valgrind.supp
 endif
 
 test: deps all $(UNIT_BINS) $(HELPER_BINS) $(TOOL_BINS)
