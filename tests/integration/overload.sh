@@ -91,6 +91,7 @@ hg_wait_denial ".path == \"$T/ro/after-ring\"" >/dev/null && pass "after the rin
 
 # 3. 500 clients at once, reading slowly (100 bytes/s) what they asked for, while denials go on
 rss1=$(rss)
+echo "  (one GET /v1/pods/shop/flood-0 alone: $(curl -s -o /dev/null -w '%{size_download} bytes in %{time_total} s' "${AUTH[@]}" "$HG_AGENT_URL/v1/pods/shop/flood-0"); /metrics: $(curl -s -o /dev/null -w '%{size_download} bytes in %{time_total} s' "$HG_AGENT_URL/metrics"))"
 for ((i = 0; i < 500; i++)); do
 	case $((i % 3)) in
 	0) curl -s --limit-rate 100 -o /dev/null "$HG_AGENT_URL/metrics" & ;;
