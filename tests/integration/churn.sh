@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Churn: CHURN (default 200) short-lived hardened runc containers, one after the other,
+# Churn: CHURN (default 100) short-lived hardened runc containers, one after the other,
 # each a new pod (its own 64-hex id and pod uid), each living well under a second and
 # refused exactly once by seccomp (getpgid, EPERM). Every refusal must be counted and
 # attributed to its own container: one live line per container, and in /v1/denials one
@@ -11,7 +11,7 @@
 # store keeps 1024 containers, so beyond that the check of /v1/denials covers the last 1000.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../runc-lib.sh"
-N=${CHURN:-200}
+N=${CHURN:-100}
 hg_start_agent || exit 1
 
 hg_runc_spec churn distroless
