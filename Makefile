@@ -1,6 +1,7 @@
 # hgdiag build. `make` builds build/hgdiag-agent and build/hgdiag; `make test` runs
 # every Check suite and integration test; `make test SANITIZE=1` does the same under
-# ASan+UBSan in build/san. See README.md.
+# ASan+UBSan in build/san; `make test VALGRIND=1` runs the Check suites and the agents the
+# integration tests start under valgrind memcheck. See README.md.
 
 PREFIX   ?= /usr/local
 SANITIZE ?= 0
@@ -143,6 +144,16 @@ fuzz: deps
 
 run: deps all
 	$(BUILD)/hgdiag-agent
+
+# VALGRIND=1: every Check suite and every agent an integration test starts run under
+# memcheck; an error or a definite leak fails the suite or the test (tests/run-tests.sh
+# names the integration tests it skips and why).
+VALGRIND ?= 0
+ifeq ($(VALGRIND),1)
+export HG_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+	--errors-for-leak-kinds=definite --track-fds=no --trace-children=no \
+	--suppressions=$(CURDIR)/tests/valgrind.supp
+endif
 
 test: deps all $(UNIT_BINS) $(HELPER_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh $(UNIT_BINS)

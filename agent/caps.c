@@ -25,7 +25,8 @@ static int capset_raw(const struct hg_caps *c)
 
 int hg_caps_get(struct hg_caps *out)
 {
-	struct __user_cap_data_struct d[2];
+	/* zeroed: valgrind's capget only knows the first (v1) half is written */
+	struct __user_cap_data_struct d[2] = { 0 };
 	int r = capget_raw(d);
 	if (r < 0)
 		return r;

@@ -60,10 +60,29 @@ const char *hg_health_ready(void *ctx)
 	if (a->kube) {
 		struct hg_kube_stats st;
 		hg_kube_get_stats(a->kube, &st);
-		if (!st.ready)
-			return "the first pod list from the Kubernetes API is not synced yet";
+		if (!st.ready) {
+			static __thread char why[400];
+			snprintf(why, sizeof(why), "the first pod list from the Kubernetes API is not synced yet%s%s",
+				 st.last_error[0] ? ": " : "", st.last_error);
+			return why;
+		}
 	}
 	return NULL;
+}
+
+void hg_health_ready_notes(char *buf, size_t len, void *ctx)
+{
+	struct hg_agent_parts *a = ctx;
+	buf[0] = 0;
+	if (!a->kube)
+		return;
+	struct hg_kube_stats st;
+	hg_kube_get_stats(a->kube, &st);
+	if (!st.ready || st.connected)
+		return;
+	int64_t since = st.disconnected_ms ? ((int64_t)hg_real_ms() - st.disconnected_ms) / 1000 : 0;
+	snprintf(buf, len, "degraded: Kubernetes API unreachable for %llds (%s): denials of new pods "
+		 "are attributed when it is back\n", (long long)since, st.last_error);
 }
 
 static uint64_t load64(const uint64_t *p)
@@ -135,6 +154,9 @@ static void fill_kube(struct hg_agent_metrics *m, const struct hg_agent_parts *a
 	m->kubernetes = true;
 	m->pods_tracked = (int64_t)ks.pods_tracked;
 	m->kube_watch_restarts = ks.watch_restarts;
+	m->kube_relists = ks.relists;
+	m->kube_api_errors = ks.http_errors;
+	m->kube_api_up = ks.connected;
 	if (ks.last_sync_ms > 0)
 		m->kube_last_sync_age_seconds = (double)((int64_t)hg_real_ms() - ks.last_sync_ms) / 1000.0;
 	m->backlog = bs.queued;

@@ -44,6 +44,10 @@ void hg_health_report_hooks(struct hg_agent_parts *parts);
 /* hg_http_ready_fn: NULL when ready, else why not. ctx: struct hg_agent_parts. */
 const char *hg_health_ready(void *ctx);
 
+/* hg_http_notes_fn: after the first sync the agent stays ready while the API server is
+ * away (denials are still recorded; new pods are named when it is back), and says so. */
+void hg_health_ready_notes(char *buf, size_t len, void *ctx);
+
 /* hg_http_metrics_fn. ctx: struct hg_agent_parts. */
 void hg_health_fill_metrics(struct hg_agent_metrics *m, void *ctx);
 

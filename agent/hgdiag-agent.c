@@ -347,8 +347,11 @@ static void attribute_on_pod_change(uint64_t now_ms, void *ctx)
 {
 	struct agent *a = ctx;
 	(void)now_ms;
-	if (__atomic_exchange_n(&a->parts.pods_changed, 0, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&a->parts.pods_changed, 0, __ATOMIC_ACQ_REL)) {
 		hg_pipeline_attribute_backlog(&a->parts.pl, BACKLOG_MAX_AGE_NS);
+		/* containers stored without their pod (held past the backlog) get its name now */
+		hg_pipeline_name_stored(&a->parts.pl);
+	}
 }
 
 static void save_state_now(uint64_t now_ms, void *ctx)
@@ -607,6 +610,7 @@ int main(int argc, char **argv)
 	struct hg_http_opts ho = {
 		.listen = opts.listen, .store = agent.store, .node_name = node_name,
 		.is_ready = hg_health_ready, .ready_notes = parts->degraded,
+		.ready_notes_now = hg_health_ready_notes,
 		.agent_metrics = hg_health_fill_metrics,
 		.ctx = &agent,   /* its first member is the parts the health figures read */
 		.pod_lookup = parts->kube ? agent_pod_lookup : NULL,

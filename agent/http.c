@@ -419,9 +419,12 @@ static enum MHD_Result dispatch(struct hg_http *h, struct MHD_Connection *conn, 
 		if (why)
 			return reply_error(h, conn, r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 					   "not ready: %s", why);
-		if (h->opts.ready_notes && h->opts.ready_notes[0]) {
+		char now[512] = "";
+		if (h->opts.ready_notes_now)
+			h->opts.ready_notes_now(now, sizeof(now), h->opts.ctx);
+		if ((h->opts.ready_notes && h->opts.ready_notes[0]) || now[0]) {
 			char body[2048];
-			snprintf(body, sizeof(body), "ok\n%s", h->opts.ready_notes);
+			snprintf(body, sizeof(body), "ok\n%s%s", h->opts.ready_notes ? h->opts.ready_notes : "", now);
 			return reply_text(h, conn, r, MHD_HTTP_OK, body);
 		}
 		return reply_text(h, conn, r, MHD_HTTP_OK, "ok");

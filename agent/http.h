@@ -13,6 +13,9 @@
 
 /* NULL when ready, else why not (served as the 503 reason). */
 typedef const char *(*hg_http_ready_fn)(void *ctx);
+/* Lines (each ending in '\n') to add after "ok" in /readyz now, e.g. the API server
+ * being unreachable; writes "" when there is nothing to say. */
+typedef void (*hg_http_notes_fn)(char *buf, size_t len, void *ctx);
 /* Fills the agent's own metrics (the struct is zeroed, pods_tracked -1, before the call). */
 typedef void (*hg_http_metrics_fn)(struct hg_agent_metrics *out, void *ctx);
 /* Kubernetes mode: 0 and the pod's uid when ns/name is a pod on this node, else -ENOENT. */
@@ -25,6 +28,7 @@ struct hg_http_opts {
 	const char *node_name;
 	hg_http_ready_fn is_ready;          /* NULL: always ready */
 	const char *ready_notes;            /* lines after "ok" in /readyz (degraded hooks); fixed */
+	hg_http_notes_fn ready_notes_now;   /* more lines, asked at each request; NULL: none */
 	hg_http_metrics_fn agent_metrics;   /* NULL: store metrics only */
 	hg_http_pod_lookup_fn pod_lookup;   /* NULL: standalone, pods known from the store */
 	void *ctx;                          /* passed to the three callbacks */

@@ -498,10 +498,12 @@ static int decode_error(struct hg_kube *k, const char *what, const char *detail)
 	return -EBADMSG;
 }
 
-int hg_kube_apply_event(struct hg_kube *k, const char *line, size_t len)
+/* *garbled: the line is not JSON at all. */
+static int apply_line(struct hg_kube *k, const char *line, size_t len, bool *garbled)
 {
 	json_error_t je;
 	json_auto_t *ev = json_loadb(line, len, 0, &je);
+	*garbled = !ev;
 	if (!ev)
 		return decode_error(k, "malformed event line", je.text);
 	const char *type = jstr(ev, "type");
@@ -533,6 +535,18 @@ int hg_kube_apply_event(struct hg_kube *k, const char *line, size_t len)
 	return 0;
 }
 
+/* Whether the API server answers: readiness notes and metrics tell how long it has not. */
+static void set_connected(struct hg_kube *k, bool up)
+{
+	pthread_mutex_lock(&k->lock);
+	if (up)
+		k->st.disconnected_ms = 0;
+	else if (k->st.connected || !k->st.disconnected_ms)
+		k->st.disconnected_ms = (int64_t)hg_real_ms();
+	k->st.connected = up;
+	pthread_mutex_unlock(&k->lock);
+}
+
 int hg_kube_apply_list_page(struct hg_kube *k, const char *buf, size_t len, char **cont)
 {
 	json_error_t je;
@@ -561,6 +575,12 @@ int hg_kube_apply_list_page(struct hg_kube *k, const char *buf, size_t len, char
 		return (*cont = strdup(c)) ? 0 : -ENOMEM;
 	set_rv(k, list);
 	return 0;
+}
+
+int hg_kube_apply_event(struct hg_kube *k, const char *line, size_t len)
+{
+	bool garbled;
+	return apply_line(k, line, len, &garbled);
 }
 
 /* ---- lookups ---- */
@@ -670,8 +690,10 @@ struct xfer {
 	char *buf;          /* list body, or the partial watch line, or an error body */
 	size_t len, cap;
 	long status;
-	int result;         /* watch: -ESTALE on ERROR 410, -EPROTO on another ERROR */
+	int result;         /* watch: -ESTALE on ERROR 410, -EPROTO on another ERROR,
+			     * -EBADMSG on a line that is not JSON */
 	bool overflow;      /* watch: skipping the rest of an over-long line */
+	bool answered;      /* watch: the 200 arrived (connected) */
 	uint64_t events;
 };
 
@@ -688,6 +710,14 @@ static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl
 	(void)a, (void)b, (void)c, (void)d;
 	struct xfer *x = ctx;
 	int64_t now = (int64_t)hg_mono_ms();
+	if (x->watch && !x->answered) {
+		long code = 0;
+		curl_easy_getinfo(x->k->curl, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200) {
+			x->answered = true;
+			set_connected(x->k, true);
+		}
+	}
 	pthread_mutex_lock(&x->k->lock);
 	bool stop = x->k->stop;
 	if (now - x->k->last_expire_ms >= 1000)
@@ -722,8 +752,9 @@ static void watch_line(struct xfer *x, const char *line, size_t n)
 		n--;
 	if (n == 0)
 		return;
-	int r = hg_kube_apply_event(x->k, line, n);
-	if (r == -ESTALE || r == -EPROTO)
+	bool garbled;
+	int r = apply_line(x->k, line, n, &garbled);
+	if (r == -ESTALE || r == -EPROTO || (r == -EBADMSG && garbled))
 		x->result = r;
 	else if (r >= 0)
 		x->events++;
@@ -811,11 +842,15 @@ static int perform(struct hg_kube *k, const char *url, struct xfer *x, long time
 		return -ECANCELED;
 	if (e == CURLE_WRITE_ERROR && x->watch && x->result)
 		return 0;
-	if (e != CURLE_OK && !(x->watch && x->status == 200)) {
+	if (e != CURLE_OK) {
+		/* Also a watch cut off after its 200 (the API server killed, a proxy reset):
+		 * not a normal end, so it backs off and is reported. */
 		pthread_mutex_lock(&k->lock);
 		k->st.http_errors++;
 		pthread_mutex_unlock(&k->lock);
-		klog(k, LOG_WARNING, "%s: %s", x->watch ? "watch pods" : "list pods", curl_easy_strerror(e));
+		set_connected(k, false);
+		klog(k, LOG_WARNING, "%s: %s%s", x->watch ? "watch pods" : "list pods",
+		     x->watch && x->status == 200 ? "connection lost: " : "", curl_easy_strerror(e));
 		return -EIO;
 	}
 	return 0;
@@ -828,6 +863,8 @@ static int http_error(struct hg_kube *k, const char *what, struct xfer *x)
 	pthread_mutex_lock(&k->lock);
 	k->st.http_errors++;
 	pthread_mutex_unlock(&k->lock);
+	if (x->status != 410)
+		set_connected(k, false);
 	klog(k, x->status == 410 ? LOG_INFO : LOG_WARNING, "%s: HTTP %ld%s%s", what, x->status,
 	     *msg ? ": " : "", msg);
 	return x->status == 410 ? -ESTALE : x->status == 401 || x->status == 403 ? -EACCES : -EIO;
@@ -859,8 +896,11 @@ static int list_pods(struct hg_kube *k)
 		}
 		r = hg_kube_apply_list_page(k, x.buf ? x.buf : "", x.len, &cont);
 		free(x.buf);
-		if (r < 0)
+		if (r < 0) {
+			if (r == -EBADMSG)
+				set_connected(k, false);
 			return r;
+		}
 	} while (cont);
 
 	/* A page's JSON tree is many times the index: hand the heap back. */
@@ -873,6 +913,8 @@ static int list_pods(struct hg_kube *k)
 		k->st.relists++;
 	k->st.lists++;
 	k->st.ready = true;
+	k->st.connected = true;
+	k->st.disconnected_ms = 0;
 	k->st.last_sync_ms = (int64_t)hg_real_ms();
 	pthread_cond_broadcast(&k->cond);
 	pthread_mutex_unlock(&k->lock);
@@ -944,19 +986,26 @@ static void *watcher(void *arg)
 		}
 		watched = true;
 		uint64_t events = 0;
+		int64_t opened = (int64_t)hg_mono_ms();
 		int r = watch_pods(k, &events);
 		if (r == -ECANCELED)
 			break;
-		if (events)
+		/* A watch the server ended normally after a while (its timeout, a load
+		 * balancer's idle limit) is opened again at once: backing off there would
+		 * only delay the next events. One ended at once backs off. */
+		if (events || (r == 0 && (int64_t)hg_mono_ms() - opened >= 1000)) {
 			k->attempt = 0;
+			if (r == 0)
+				continue;
+		}
 		if (r == -ESTALE) {
 			need_list = true; /* our resourceVersion is too old: start over */
 			continue;
 		}
 		if (r == -EPROTO)
 			need_list = true;
-		/* A normal end (server timeout) with progress reconnects at once. */
-		if ((r < 0 || events == 0) && !backoff(k))
+		/* -EBADMSG: a garbled line; the next watch starts from the last event applied. */
+		if (!backoff(k))
 			break;
 	}
 	return NULL;

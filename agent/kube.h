@@ -72,7 +72,10 @@ struct hg_kube_stats {
 	uint64_t watch_restarts;     /* watches opened again after the first */
 	uint64_t events;             /* watch events applied */
 	uint64_t decode_errors;      /* malformed JSON lines / objects */
-	uint64_t http_errors;        /* failed requests (connect, non-200) */
+	uint64_t http_errors;        /* failed requests (connect, non-200, a watch cut off) */
+	bool connected;              /* the last list or watch got its answer from the API
+				      * server; false after an error until one does again */
+	int64_t disconnected_ms;     /* wall clock when it was lost; 0 while connected */
 	int64_t last_sync_ms;        /* wall clock of the last list end / event / bookmark */
 	char resource_version[64];
 	char last_error[256];
@@ -119,7 +122,10 @@ void hg_kube_get_stats(struct hg_kube *k, struct hg_kube_stats *out);
 
 /* Applies one watch event line ({"type": ..., "object": ...}) to the index, as the watcher
  * does. Returns 0; 1 for a BOOKMARK; -ESTALE for an ERROR 410; -EPROTO for another ERROR;
- * -EBADMSG for a malformed line (counted in decode_errors). */
+ * -EBADMSG for a malformed line (counted in decode_errors). The watcher ends a watch at a
+ * line that is not JSON at all (garbled in transit) and watches again from the last
+ * resourceVersion it applied, so the API server sends that event again; a well-formed
+ * event it cannot use (unknown type, not a pod) is counted and skipped. */
 int hg_kube_apply_event(struct hg_kube *k, const char *line, size_t len);
 
 /* Applies one page of a pod list (a PodList document, as the list request returns it) to

@@ -264,6 +264,15 @@ static void write_agent(FILE *f, const struct hg_agent_metrics *a, const struct 
 		header(f, "hgdiag_kube_watch_restarts_total", "counter",
 		       "Times the pod watch was restarted.");
 		fprintf(f, "hgdiag_kube_watch_restarts_total %" PRIu64 "\n", a->kube_watch_restarts);
+		header(f, "hgdiag_kube_relists_total", "counter",
+		       "Pod lists after the first (410 Gone, errors).");
+		fprintf(f, "hgdiag_kube_relists_total %" PRIu64 "\n", a->kube_relists);
+		header(f, "hgdiag_kube_api_errors_total", "counter",
+		       "Requests to the API server that failed, watches cut off included.");
+		fprintf(f, "hgdiag_kube_api_errors_total %" PRIu64 "\n", a->kube_api_errors);
+		header(f, "hgdiag_kube_api_up", "gauge",
+		       "1 when the API server answered the agent's last request, else 0.");
+		fprintf(f, "hgdiag_kube_api_up %d\n", a->kube_api_up ? 1 : 0);
 		if (a->kube_events) {
 			static const char *const verbs[2] = { "create", "patch" };
 			static const char *const why[4] = { "queue_full", "rate_limit_pod", "rate_limit_node",

@@ -54,6 +54,9 @@ struct hg_agent_metrics {
 	uint64_t kube_events_failed[2];   /* create, patch: an error or no answer */
 	uint64_t kube_events_dropped[4];  /* queue_full, rate_limit_pod, rate_limit_node, key_table_full */
 	uint64_t kube_watch_restarts;
+	uint64_t kube_relists;              /* lists after the first (410 Gone, errors) */
+	uint64_t kube_api_errors;           /* failed requests, watches cut off */
+	bool kube_api_up;                   /* the API server answered the last request */
 	double kube_last_sync_age_seconds;  /* < 0: never synced */
 	int64_t pods_tracked;               /* < 0: count the pods named in the store */
 	bool bpf_stats_enabled;             /* kernel.bpf_stats_enabled: progs[] are valid */

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "audit.h"
@@ -184,6 +185,37 @@ void hg_pipeline_attribute_backlog(struct hg_pipeline *pl, uint64_t max_age_ns)
 		return;
 	hg_backlog_drain(pl->backlog, take_known, pl);
 	hg_backlog_expire(pl->backlog, hg_mono_ns(), max_age_ns, give_up, pl);
+}
+
+#define NAME_STORED_MAX 256   /* per call; the next pod change takes the rest */
+
+struct unnamed {
+	struct hg_origin origins[NAME_STORED_MAX];
+	size_t n;
+};
+
+static void collect_unnamed(const struct hg_stored_container *c, void *ctx)
+{
+	struct unnamed *u = ctx;
+	if (c->origin.container_id[0] && !c->pod_name[0] && u->n < NAME_STORED_MAX)
+		u->origins[u->n++] = c->origin;
+}
+
+void hg_pipeline_name_stored(struct hg_pipeline *pl)
+{
+	if (!pl->kube)
+		return;
+	struct unnamed *u = calloc(1, sizeof(*u));
+	if (!u)
+		return;
+	hg_store_foreach(pl->store, collect_unnamed, u);
+	for (size_t i = 0; i < u->n; i++) {
+		struct hg_pod_ref ref;
+		if (find_pod(pl, &u->origins[i], &ref))
+			hg_store_set_pod(pl->store, u->origins[i].container_id, ref.namespace, ref.name,
+					 ref.container);
+	}
+	free(u);
 }
 
 static void remember_pid(struct hg_pipeline *pl, uint32_t tgid, const struct hg_origin *o)

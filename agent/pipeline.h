@@ -49,6 +49,9 @@ struct hg_pipeline {
  * event loop after pods changed, and periodically); gives up on those held longer than
  * max_age_ns (they are stored without their pod). */
 void hg_pipeline_attribute_backlog(struct hg_pipeline *pl, uint64_t max_age_ns);
+/* Names the stored containers whose pod was not known when their denials were recorded
+ * (held past max_age while the API server was away) and is now. Kubernetes mode. */
+void hg_pipeline_name_stored(struct hg_pipeline *pl);
 
 struct hg_audit_record;
 /* hg_audit_record_fn: refused AppArmor/seccomp/SELinux records → store. */

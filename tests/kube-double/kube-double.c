@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include "kube-double.h"
@@ -41,11 +42,27 @@ struct kd {
 	json_t *users;      /* the users table's "users" array (the --token user first) */
 	unsigned tokenreviews, sars;
 	struct kd_events *events;   /* kd-events.c */
+	enum kd_fault fault;
+	unsigned fault_arg;
+	struct MHD_Daemon *ctl;   /* control only: stays up while the API is down */
+	unsigned short ctl_port;
 };
 
 struct kd_events;
 static struct kd_events *kd_events_new(void);
 static void kd_events_free(struct kd_events *ev);
+
+/* Set while a request of the control daemon is handled: its answers are never faulty. */
+static __thread bool serving_control;
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static const char garbage_bytes[] = "\x1f\x8b\x08<html><body>502 Bad Gateway</body></html>{\"type\": [[[\n";
 
 struct kd_watch {
 	struct kd *kd;
@@ -55,6 +72,7 @@ struct kd_watch {
 	bool bookmarks, closing;
 	char *pending;      /* a line not yet fully written */
 	size_t pending_len, pending_off;
+	int64_t opened_ms;
 };
 
 static uint64_t mix(uint64_t *s)
@@ -379,9 +397,58 @@ static char *forbidden_msg(const char *user, const char *verb, const char *resou
 
 /* ---- HTTP ---- */
 
+struct dribble {
+	char *body;
+	size_t len, off;
+	unsigned us;
+};
+
+static ssize_t dribble_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct dribble *d = cls;
+	if (d->off == d->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (!max)
+		return 0;
+	usleep(d->us);
+	buf[0] = d->body[d->off++];
+	return 1;
+}
+
+static void dribble_free(void *cls)
+{
+	struct dribble *d = cls;
+	free(d->body);
+	free(d);
+}
+
+static void fault_of(struct kd *kd, enum kd_fault *mode, unsigned *arg)
+{
+	pthread_mutex_lock(&kd->lock);
+	*mode = serving_control ? KD_FAULT_NONE : kd->fault;
+	*arg = kd->fault_arg;
+	pthread_mutex_unlock(&kd->lock);
+}
+
+static struct kd *reply_kd;   /* the double answering (one per process in practice) */
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	enum kd_fault mode = KD_FAULT_NONE;
+	unsigned arg = 0;
+	if (reply_kd)
+		fault_of(reply_kd, &mode, &arg);
+	struct MHD_Response *r;
+	if (mode == KD_FAULT_SLOW) {
+		struct dribble *d = calloc(1, sizeof(*d));
+		d->body = body;
+		d->len = strlen(body);
+		d->us = arg;
+		r = MHD_create_response_from_callback(d->len, 1, dribble_read, d, dribble_free);
+	} else {
+		r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	}
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	enum MHD_Result ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
@@ -404,10 +471,17 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 			pthread_mutex_unlock(&kd->lock);
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
+		if (kd->fault == KD_FAULT_CLOSE && mono_ms() - w->opened_ms >= (int64_t)kd->fault_arg && !w->pending) {
+			pthread_mutex_unlock(&kd->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
 		if (w->pending) {
 			size_t n = w->pending_len - w->pending_off;
 			if (n > max)
 				n = max;
+			unsigned slow_us = kd->fault == KD_FAULT_SLOW ? kd->fault_arg : 0;
+			if (slow_us && n > 1)
+				n = 1;
 			memcpy(buf, w->pending + w->pending_off, n);
 			w->pending_off += n;
 			if (w->pending_off == w->pending_len) {
@@ -415,6 +489,8 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 				w->pending = NULL;
 			}
 			pthread_mutex_unlock(&kd->lock);
+			if (slow_us)
+				usleep(slow_us);
 			return (ssize_t)n;
 		}
 		if (w->closing || w->close_gen != kd->close_gen) {
@@ -426,9 +502,10 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 			if (e->transient ? w->pos - 1 < w->start || (e->bookmark && !w->bookmarks)
 					 : e->rv <= w->from_rv)
 				continue;
-			w->pending_len = strlen(e->line) + 1;
+			const char *line = kd->fault == KD_FAULT_GARBAGE ? garbage_bytes : e->line;
+			w->pending_len = strlen(line) + 1;
 			w->pending = malloc(w->pending_len);
-			memcpy(w->pending, e->line, w->pending_len - 1);
+			memcpy(w->pending, line, w->pending_len - 1);
 			w->pending[w->pending_len - 1] = '\n';
 			w->pending_off = 0;
 			w->closing = e->closes;
@@ -460,6 +537,7 @@ static enum MHD_Result serve_watch(struct kd *kd, struct MHD_Connection *c)
 	const char *bm = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "allowWatchBookmarks");
 	struct kd_watch *w = calloc(1, sizeof(*w));
 	w->kd = kd;
+	w->opened_ms = mono_ms();
 	w->from_rv = rv ? strtoull(rv, NULL, 10) : 0;
 	w->bookmarks = bm && strcmp(bm, "true") == 0;
 	pthread_mutex_lock(&kd->lock);
@@ -899,6 +977,29 @@ static enum MHD_Result serve_control(struct kd *kd, struct MHD_Connection *c, co
 		kd_bookmark(kd);
 	else if (strcmp(what, "compact") == 0)
 		kd_compact(kd);
+	else if (strcmp(what, "fault") == 0) {
+		static const char *const modes[] = { "none", "slow", "garbage", "close" };
+		json_t *f = json_loads(body, 0, NULL);
+		const char *m = json_string_value(json_object_get(f, "mode"));
+		json_int_t arg = json_integer_value(json_object_get(f, "arg"));
+		size_t i = 0;
+		while (m && i < 4 && strcmp(m, modes[i]) != 0)
+			i++;
+		json_decref(f);
+		if (!m || i == 4 || arg < 0)
+			return reply_status(c, 400, "BadRequest",
+					    "want {\"mode\": \"none\"|\"slow\"|\"garbage\"|\"close\", \"arg\": N}");
+		kd_set_fault(kd, (enum kd_fault)i, (unsigned)arg);
+	} else if (strcmp(what, "down") == 0 || strcmp(what, "up") == 0) {
+		/* Only from the control port: stopping the API daemon from one of its own
+		 * threads would wait for itself. */
+		if (!serving_control)
+			return reply_status(c, 400, "BadRequest", "down and up only on the control port");
+		if (what[0] == 'd')
+			kd_stop(kd);
+		else if (kd_restart(kd) < 0)
+			return reply_status(c, 500, "InternalError", "cannot listen again");
+	}
 	else if (strcmp(what, "proxy") == 0) {
 		json_t *p = json_loads(body, 0, NULL);
 		const char *ns = json_string_value(json_object_get(p, "namespace"));
@@ -995,6 +1096,14 @@ static enum MHD_Result api(struct kd *kd, struct MHD_Connection *c, const char *
 		ret = reply_status(c, 405, "MethodNotAllowed", "the server does not allow this method");
 		goto out;
 	}
+	enum kd_fault mode;
+	unsigned arg;
+	fault_of(kd, &mode, &arg);
+	const char *watch_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
+	if (mode == KD_FAULT_GARBAGE && !watch_arg) {
+		ret = reply(c, MHD_HTTP_OK, strdup(garbage_bytes));
+		goto out;
+	}
 	if (strcmp(url, "/api/v1/pods") == 0) {
 		const char *watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
 		bool w = watch && (strcmp(watch, "1") == 0 || strcmp(watch, "true") == 0);
@@ -1079,6 +1188,21 @@ static void quiet_log(void *cls, const char *fmt, va_list ap)
 	(void)cls, (void)fmt, (void)ap;
 }
 
+static enum MHD_Result handle_control(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				      const char *version, const char *data, size_t *data_size, void **con_cls)
+{
+	if (strncmp(url, "/_control/", 10) != 0) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result ret = MHD_queue_response(c, 404, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	serving_control = true;
+	enum MHD_Result ret = handle(cls, c, url, method, version, data, data_size, con_cls);
+	serving_control = false;
+	return ret;
+}
+
 static int listen_on(struct kd *kd, unsigned short port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -1136,12 +1260,40 @@ struct kd *kd_start(const struct kd_opts *o)
 		kd_free(kd);
 		return NULL;
 	}
+	if (o->control_listener) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		kd->ctl = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+					   0, NULL, NULL, handle_control, kd, MHD_OPTION_SOCK_ADDR,
+					   (struct sockaddr *)&a, MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL,
+					   MHD_OPTION_END);
+		const union MHD_DaemonInfo *i = kd->ctl ? MHD_get_daemon_info(kd->ctl, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+		if (!i) {
+			kd_free(kd);
+			return NULL;
+		}
+		kd->ctl_port = i->port;
+	}
+	reply_kd = kd;
 	return kd;
 }
 
 unsigned short kd_port(struct kd *kd)
 {
 	return kd->port;
+}
+
+unsigned short kd_control_port(struct kd *kd)
+{
+	return kd->ctl_port;
+}
+
+void kd_set_fault(struct kd *kd, enum kd_fault mode, unsigned arg)
+{
+	pthread_mutex_lock(&kd->lock);
+	kd->fault = mode;
+	kd->fault_arg = arg;
+	pthread_cond_broadcast(&kd->cond);
+	pthread_mutex_unlock(&kd->lock);
 }
 
 void kd_stop(struct kd *kd)
@@ -1168,6 +1320,10 @@ void kd_free(struct kd *kd)
 {
 	if (!kd)
 		return;
+	if (kd->ctl)
+		MHD_stop_daemon(kd->ctl);
+	if (reply_kd == kd)
+		reply_kd = NULL;
 	kd_stop(kd);
 	for (size_t i = 0; i < kd->n_ev; i++)
 		free(kd->ev[i].line);

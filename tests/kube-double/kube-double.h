@@ -25,6 +25,19 @@ struct kd_opts {
 	const char *node;           /* node of generated pods; "node-a" */
 	unsigned n_pods;            /* pods generated at start */
 	const char *proxy_to;       /* backend URL of every pod proxy; NULL: http://PODIP:PORT */
+	bool control_listener;      /* also serve /_control/ on a port of its own, which stays
+				     * up while the API is down (kd_control_port) */
+};
+
+/* Faults of the API server, for the agent's fault tests (also POST /_control/fault
+ * {"mode": "none"|"slow"|"garbage"|"close", "arg": N}). */
+enum kd_fault {
+	KD_FAULT_NONE = 0,
+	KD_FAULT_SLOW,      /* every response dribbled one byte at a time, arg µs apart */
+	KD_FAULT_GARBAGE,   /* lists and pods: 200 with bytes that are not JSON; watches: 200
+			     * and a line of garbage in place of each event (it is not lost:
+			     * a watch from the same resourceVersion gets it again) */
+	KD_FAULT_CLOSE,     /* watches end cleanly every arg ms */
 };
 
 struct kd;
@@ -34,6 +47,12 @@ unsigned short kd_port(struct kd *kd);
 void kd_stop(struct kd *kd);          /* the server goes away (connections cut); state stays */
 int kd_restart(struct kd *kd);        /* listens again on the same port */
 void kd_free(struct kd *kd);
+/* The control-only port (0 without control_listener). */
+unsigned short kd_control_port(struct kd *kd);
+void kd_set_fault(struct kd *kd, enum kd_fault mode, unsigned arg);
+
+/* Down and up again by control: POST /_control/down (connections cut, nothing listens,
+ * state kept as etcd would) and POST /_control/up, on the control port. */
 
 /* A new pod cloned from the template with a fresh uid and container ids (new reference). */
 json_t *kd_make_pod(struct kd *kd, const char *ns, const char *name, const char *node);

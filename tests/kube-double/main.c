@@ -1,6 +1,7 @@
 /* kube-double: the API server double as a process, for integration scripts and manual
- * runs. Controls: POST /_control/{event,gone,error410,malformed,close,bookmark,compact,proxy,users},
- * GET /_control/stats (requests and reviews served).
+ * runs. Controls: POST /_control/{event,gone,error410,malformed,close,bookmark,compact,proxy,users,fault},
+ * GET /_control/stats (requests and reviews served). --control also serves them on a port
+ * of their own ("control on URL"), which adds POST /_control/down and /_control/up.
  * --proxy-to URL sends every pod proxy request there (tests run the agent on 127.0.0.1). */
 #include <getopt.h>
 #include <signal.h>
@@ -17,7 +18,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { "token", required_argument, NULL, 't' },
 		{ "node", required_argument, NULL, 'n' }, { "pods", required_argument, NULL, 'N' },
 		{ "template", required_argument, NULL, 'T' }, { "proxy-to", required_argument, NULL, 'P' },
-		{ "users", required_argument, NULL, 'U' },
+		{ "users", required_argument, NULL, 'U' }, { "control", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
@@ -29,9 +30,10 @@ int main(int argc, char **argv)
 		case 'T': o.template_path = optarg; break;
 		case 'P': o.proxy_to = optarg; break;
 		case 'U': o.users_path = optarg; break;
+		case 'C': o.control_listener = true; break;
 		default:
 			fprintf(stderr, "usage: kube-double --template POD.json [--port N] [--token T] "
-					"[--node NAME] [--pods N] [--proxy-to URL] [--users FILE]\n");
+					"[--node NAME] [--pods N] [--proxy-to URL] [--users FILE] [--control]\n");
 			return 1;
 		}
 	}
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("listening on http://127.0.0.1:%u\n", kd_port(kd));
+	if (kd_control_port(kd))
+		printf("control on http://127.0.0.1:%u\n", kd_control_port(kd));
 	fflush(stdout);
 	int sig;
 	sigwait(&set, &sig);

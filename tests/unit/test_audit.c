@@ -780,6 +780,16 @@ END_TEST
 
 /* ---- the netlink reader against the real kernel ---- */
 
+/* Under valgrind (make test VALGRIND=1) the seccomp() syscall is not run: a child that
+ * could not load its filter (exit 2) is no failure there. */
+static bool seccomp_unavailable_under_valgrind(int status, const char *test)
+{
+	if (!getenv("HG_VALGRIND") || !WIFEXITED(status) || WEXITSTATUS(status) != 2)
+		return false;
+	fprintf(stderr, "SKIP %s: valgrind does not run seccomp filters\n", test);
+	return true;
+}
+
 struct collected {
 	pid_t pid;
 	bool found;
@@ -819,6 +829,8 @@ START_TEST(netlink_sees_seccomp_kill)
 	}
 	int status;
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	if (seccomp_unavailable_under_valgrind(status, "netlink_sees_seccomp_kill"))
+		return;
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
 		      "child was not killed by SIGSYS (status 0x%x)", status);
 
@@ -845,7 +857,8 @@ START_TEST(netlink_sees_seccomp_kill)
 }
 END_TEST
 
-/* A child named `comm` killed by its seccomp filter at mkdir. Returns its pid. */
+/* A child named `comm` killed by its seccomp filter at mkdir. Returns its pid, or -1
+ * under valgrind when the filter could not be loaded. */
 static pid_t seccomp_killed_child(const char *comm)
 {
 	pid_t child = fork();
@@ -861,6 +874,8 @@ static pid_t seccomp_killed_child(const char *comm)
 	}
 	int status;
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	if (seccomp_unavailable_under_valgrind(status, "netlink_long_then_short_records"))
+		return -1;
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
 		      "child was not killed by SIGSYS (status 0x%x)", status);
 	return child;
@@ -896,6 +911,8 @@ START_TEST(netlink_long_then_short_records)
 	bool all = false;
 	for (int i = 0; i < 8; i++) {
 		b.pid[i] = seccomp_killed_child(names[i]);
+		if (b.pid[i] < 0)
+			return;
 		/* one record at a time, so each lands on the previous one's bytes */
 		struct timespec start, now;
 		clock_gettime(CLOCK_MONOTONIC, &start);
