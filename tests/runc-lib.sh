@@ -298,7 +298,9 @@ hg_agent_container() {
 	[ -n "${HGDIAG_TOKEN:-}" ] && auth=(-H "Authorization: Bearer $HGDIAG_TOKEN")
 	# HG_AGENT_POD=ns/name: that pod's document (one review of the caller's rights, not one
 	# per pod on the node as /v1/denials needs).
-	doc=$(curl -sf ${auth[@]+"${auth[@]}"} "$HG_AGENT_URL/v1/${HG_AGENT_POD:+pods/$HG_AGENT_POD}${HG_AGENT_POD:-denials}") || return 2
+	local route=denials
+	[ -n "${HG_AGENT_POD:-}" ] && route=pods/$HG_AGENT_POD
+	doc=$(curl -sf ${auth[@]+"${auth[@]}"} "$HG_AGENT_URL/v1/$route") || return 2
 	echo "$doc" | jq -c --arg id "$1" '[(.pods[]?.containers[]?), (.containers[]?)] | map(select(.id == $id)) | .[0] // empty'
 }
 

@@ -247,8 +247,8 @@ args_hooksleep() { args_prestop "$@"; }
 podspec_hooksleep() { echo '{"lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 1"]}}}}'; }
 want_hooksleep='any(.suggestions[]; .kind == "prestop_sleep")'
 check_hooksleep() {
-	hg_expect "hooksleep: prestop_sleep first, 1 s, effective, a patch and no values" "$1" \
-		'[.suggestions[] | select(.kind | startswith("prestop")) | .kind] == ["prestop_sleep", "prestop_command"] and ([.suggestions[] | select(.kind == "prestop_sleep")][0] | .effective and .values == null and .patch.lifecycle.preStop.sleep.seconds == 1)'
+	hg_expect "hooksleep: prestop_sleep first, 1 s, effective, a patch and the hardening library's sleep knobs" "$1" \
+		'[.suggestions[] | select(.kind | startswith("prestop")) | .kind] == ["prestop_sleep", "prestop_command"] and ([.suggestions[] | select(.kind == "prestop_sleep")][0] | .effective and .values == {"hardening": {"preStopNativeSleep": true, "preStopSleepSeconds": 1}} and .patch.lifecycle.preStop.sleep.seconds == 1)'
 }
 
 # A liveness probe `/bin/sh -c "test -d /tmp"` in a distroless pod: exec_command, which
