@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cgroup.h"
+#include "util.h"
 
 static bool is_lower_hex(const char *s, size_t n)
 {
@@ -401,6 +402,41 @@ static int walk_for_id(int dir_fd, uint64_t id, char *rel, size_t len, size_t si
 	return r;
 }
 
+static uint64_t walks;   /* under id_cache.lock */
+
+#define FILEID_KERNFS 0xfe   /* the kernel's exportfs.h: no uapi header has it */
+
+/* Whether no cgroup has this id any more, known without a walk: a cgroup2 id is the
+ * kernfs node id the file handles of cgroupfs carry (FILEID_KERNFS), and open_by_handle_at
+ * answers ESTALE for a removed node. Without CAP_DAC_READ_SEARCH (the agent keeps it), or
+ * on a kernel without cgroup2 handles, false: the walk decides. Every /v1 request asks
+ * for the cgroups of gone containers, and each walk reads the whole tree. */
+static bool cgroup_gone(uint64_t id)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	_cleanup_close_ int mnt = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mnt < 0)
+		return false;
+	int fd = open_by_handle_at(mnt, &h.fh, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == ESTALE;
+}
+
+uint64_t hg_cgroup_walks(void)
+{
+	pthread_mutex_lock(&id_cache.lock);
+	uint64_t n = walks;
+	pthread_mutex_unlock(&id_cache.lock);
+	return n;
+}
+
 int hg_cgroup_path_from_id(uint64_t id, char *path, size_t size)
 {
 	char rel[PATH_MAX];
@@ -434,9 +470,14 @@ int hg_cgroup_path_from_id(uint64_t id, char *path, size_t size)
 		r = 0;
 		snprintf(rel, sizeof(rel), "/");
 	} else {
+		if (cgroup_gone(id))
+			return -ENOENT;
 		int fd = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
+		pthread_mutex_lock(&id_cache.lock);
+		walks++;
+		pthread_mutex_unlock(&id_cache.lock);
 		r = walk_for_id(fd, id, rel, 0, sizeof(rel), 0);
 	}
 	if (r < 0)

@@ -48,5 +48,8 @@ const char *hg_cgroup2_root(void);
  * Thread-safe. Returns 0, -ENOENT when no cgroup has that id, -errno. */
 int hg_cgroup_path_from_id(uint64_t id, char *path, size_t size);
 void hg_cgroup_cache_clear(void);
+/* How many walks of the cgroup2 tree path_from_id made (a removed cgroup needs none where
+ * the kernel resolves cgroup2 file handles). */
+uint64_t hg_cgroup_walks(void);
 
 #endif

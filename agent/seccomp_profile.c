@@ -1,12 +1,15 @@
 #include <errno.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "seccomp_profile.h"
+#include "sha256.h"
 #include "util.h"
 
 /* libseccomp token, profile name, Go arch name (what includes.arches lists). */
@@ -502,7 +505,7 @@ int hg_seccomp_compile(const json_t *profile, scmp_filter_ctx *out, char *err, s
 	return 0;
 }
 
-int hg_seccomp_validate(const json_t *profile, char *err, size_t errlen)
+static int validate_uncached(const json_t *profile, char *err, size_t errlen)
 {
 	_cleanup_(release_ctx) scmp_filter_ctx ctx = NULL;
 	int r = hg_seccomp_compile(profile, &ctx, err, errlen);
@@ -519,4 +522,69 @@ int hg_seccomp_validate(const json_t *profile, char *err, size_t errlen)
 		return r;
 	}
 	return 0;
+}
+
+/* The advice engine validates the same profiles (RuntimeDefault plus the same exceptions)
+ * for every container on every /v1 request, and a libseccomp compile and export of a
+ * RuntimeDefault-sized profile costs milliseconds of CPU: with a few containers a request
+ * took seconds on a loaded node. A verdict depends only on the profile's content (and the
+ * native architecture), so the last verdicts are kept, keyed by a hash of the profile's
+ * canonical text. Only verdicts of the profile itself are kept: memfd and export failures
+ * (descriptors, memory) are the moment's, not the profile's. */
+#define VALIDATED_MAX 64
+static struct {
+	pthread_mutex_t lock;
+	unsigned next;
+	uint64_t compiled, reused;
+	struct {
+		bool used;
+		uint8_t key[HG_SHA256_LEN];
+		int r;
+		char err[256];
+	} e[VALIDATED_MAX];
+} validated = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+int hg_seccomp_validate(const json_t *profile, char *err, size_t errlen)
+{
+	uint8_t key[HG_SHA256_LEN];
+	char *text = profile ? json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	bool keyed = text != NULL;   /* no text (out of memory): validated, not remembered */
+	if (keyed) {
+		hg_sha256(text, strlen(text), key);
+		free(text);
+		pthread_mutex_lock(&validated.lock);
+		for (unsigned i = 0; i < VALIDATED_MAX; i++)
+			if (validated.e[i].used && memcmp(validated.e[i].key, key, sizeof(key)) == 0) {
+				int r = validated.e[i].r;
+				if (r < 0 && errlen)
+					snprintf(err, errlen, "%s", validated.e[i].err);
+				validated.reused++;
+				pthread_mutex_unlock(&validated.lock);
+				return r;
+			}
+		pthread_mutex_unlock(&validated.lock);
+	}
+	char msg[256] = "";
+	int r = validate_uncached(profile, msg, sizeof(msg));
+	if (r < 0 && errlen)
+		snprintf(err, errlen, "%s", msg);
+	pthread_mutex_lock(&validated.lock);
+	validated.compiled++;
+	if (keyed && (r == 0 || r == -EINVAL)) {
+		unsigned slot = validated.next++ % VALIDATED_MAX;
+		validated.e[slot].used = true;
+		memcpy(validated.e[slot].key, key, sizeof(key));
+		validated.e[slot].r = r;
+		snprintf(validated.e[slot].err, sizeof(validated.e[slot].err), "%s", msg);
+	}
+	pthread_mutex_unlock(&validated.lock);
+	return r;
+}
+
+void hg_seccomp_validate_stats(uint64_t *compiled, uint64_t *reused)
+{
+	pthread_mutex_lock(&validated.lock);
+	*compiled = validated.compiled;
+	*reused = validated.reused;
+	pthread_mutex_unlock(&validated.lock);
 }

@@ -6,6 +6,7 @@
 #define HGDIAG_SECCOMP_PROFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <seccomp.h>
 
@@ -51,5 +52,8 @@ int hg_seccomp_compile(const json_t *profile, scmp_filter_ctx *out, char *err, s
 /* Compiles the profile's native-architecture rules with libseccomp and exports the BPF
  * program to a memfd, never loading it. 0, or -errno with a message in `err`. */
 int hg_seccomp_validate(const json_t *profile, char *err, size_t errlen);
+/* Verdicts are remembered per profile content (the last 64): how many validations
+ * compiled a profile, and how many reused a remembered verdict. */
+void hg_seccomp_validate_stats(uint64_t *compiled, uint64_t *reused);
 
 #endif

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,15 @@ START_TEST(origin_of_live_pid_in_kubepods_cgroup)
 	ck_assert_str_eq(o.container_id, ID);
 	ck_assert_str_eq(o.pod_uid, UID);
 
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h = { .fh = { .handle_bytes = MAX_HANDLE_SZ } };
+	int mnt_id;
+	bool handles = name_to_handle_at(AT_FDCWD, dir, &h.fh, &mnt_id, 0) == 0 &&
+		       h.fh.handle_type == 0xfe && h.fh.handle_bytes == 8 &&
+		       memcmp(h.fh.f_handle, &o.cgroup_id, 8) == 0;
+
 	hg_cgroup_cache_clear();
 	ck_assert_int_eq(hg_cgroup_path_from_id(o.cgroup_id, back, sizeof(back)), 0);
 	ck_assert_str_eq(back, rel);
@@ -283,7 +293,13 @@ START_TEST(origin_of_live_pid_in_kubepods_cgroup)
 		*strrchr(dir, '/') = 0;
 	}
 	ck_assert_int_eq(rmdir(base), 0);
+	uint64_t walks = hg_cgroup_walks();
 	ck_assert_int_eq(hg_cgroup_path_from_id(o.cgroup_id, back, sizeof(back)), -ENOENT);
+	ck_assert_int_eq(hg_cgroup_path_from_id(o.cgroup_id, back, sizeof(back)), -ENOENT);
+	/* Where the kernel resolves cgroup2 file handles (the id is one), a removed cgroup
+	 * is known without reading the tree. */
+	if (handles)
+		ck_assert_uint_eq(hg_cgroup_walks(), walks);
 }
 END_TEST
 

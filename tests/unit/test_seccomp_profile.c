@@ -164,6 +164,40 @@ START_TEST(validate_default_and_errors)
 }
 END_TEST
 
+START_TEST(validate_remembers_verdicts)
+{
+	/* The same profile content (another object, keys in another order) is compiled once;
+	 * a refused profile keeps its message; a changed profile is compiled again. */
+	char err[256];
+	uint64_t compiled0, reused0, compiled, reused;
+	json_t *a = hg_seccomp_with_exception(profile, "keyctl", NULL, "remembered");
+	json_t *b = hg_seccomp_with_exception(profile, "keyctl", NULL, "remembered");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	json_t *dflt = json_incref(json_object_get(b, "defaultAction"));
+	json_object_del(b, "defaultAction");
+	json_object_set_new(b, "defaultAction", dflt);
+	hg_seccomp_validate_stats(&compiled0, &reused0);
+	ck_assert_int_eq(hg_seccomp_validate(a, err, sizeof(err)), 0);
+	ck_assert_int_eq(hg_seccomp_validate(b, err, sizeof(err)), 0);
+	hg_seccomp_validate_stats(&compiled, &reused);
+	ck_assert_uint_eq(compiled - compiled0, 1);
+	ck_assert_uint_eq(reused - reused0, 1);
+
+	json_object_set_new(b, "defaultAction", json_string("SCMP_ACT_MAYBE"));
+	for (int i = 0; i < 2; i++) {
+		err[0] = 0;
+		ck_assert_int_eq(hg_seccomp_validate(b, err, sizeof(err)), -EINVAL);
+		ck_assert_msg(strstr(err, "SCMP_ACT_MAYBE") || strstr(err, "defaultAction"), "%s", err);
+	}
+	hg_seccomp_validate_stats(&compiled, &reused);
+	ck_assert_uint_eq(compiled - compiled0, 2);
+	ck_assert_uint_eq(reused - reused0, 2);
+	json_decref(a);
+	json_decref(b);
+}
+END_TEST
+
 START_TEST(exception_replaces_other_actions)
 {
 	char err[256];
@@ -250,6 +284,7 @@ int main(void)
 	tcase_add_test(tc, resolve_with_sys_admin);
 	tcase_add_test(tc, classify_syscalls);
 	tcase_add_test(tc, validate_default_and_errors);
+	tcase_add_test(tc, validate_remembers_verdicts);
 	tcase_add_test(tc, exception_replaces_other_actions);
 	tcase_add_test(tc, exception_works_in_a_real_filter);
 	tcase_add_test(tc, oci_conversion);
