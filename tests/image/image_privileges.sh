@@ -26,7 +26,6 @@
 IMG=$HG_ROOT/$BUILD/image
 ARCHIVE=$IMG/hgdiag-agent.oci.tar
 CHART=$HG_ROOT/helm/hgdiag
-RENDER=$HG_ROOT/$BUILD/helm-render
 [ -f "$ARCHIVE" ] || { echo "no image: run make image first"; exit 1; }
 command -v umoci >/dev/null || { echo "umoci is missing (Debian package umoci)"; exit 1; }
 TAG=$(cat "$IMG/tag")
@@ -69,10 +68,7 @@ post_pod() {
 v1() { curl -s -H "Authorization: Bearer $TOKEN" "$HG_AGENT_URL/v1/$1"; }
 
 # --- the chart, rendered ---
-if ! out=$(cd "$HG_ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
-	GOCACHE="$HG_ROOT/$BUILD/go-cache" go build -o "$RENDER" ./tests/helm-render 2>&1); then
-	echo "cannot build tests/helm-render: $out"; exit 1
-fi
+. "$HG_ROOT/tests/helm-render/build.sh"   # sets RENDER
 # The agent shares the host's network (hostNetwork): a port of its own, so tests running
 # at the same time never collide. Everything else is the chart's default.
 PORT=$((20000 + RANDOM % 20000))

@@ -58,13 +58,7 @@ mutate "a fallback hook taken for a lost one" 's/unless on (instance, hook) hgdi
 mutate "the series cap alert at any value" 's/hgdiag_metrics_series_dropped_total > 0/hgdiag_metrics_series_dropped_total >= 0/'
 
 # --- what the chart ships: render it with both enabled ---
-RENDER=$HG_ROOT/$BUILD/helm-render
-mkdir -p "$HG_ROOT/$BUILD"
-if ! out=$(cd "$HG_ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
-	GOCACHE="$HG_ROOT/$BUILD/go-cache" go build -o "$RENDER" ./tests/helm-render 2>&1); then
-	echo "cannot build tests/helm-render: $out"
-	exit 1
-fi
+. "$HG_ROOT/tests/helm-render/build.sh"   # sets RENDER
 printf 'prometheusRule: {enabled: true}\ngrafanaDashboard: {enabled: true}\n' >"$T/values.yaml"
 "$RENDER" -json -f "$T/values.yaml" "$CHART" >"$T/chart.json" 2>"$T/render.err" \
 	|| { fail "render: $(cat "$T/render.err")"; hg_done; exit 1; }

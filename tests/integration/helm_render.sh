@@ -7,19 +7,8 @@
 # DaemonSet goes through kubectl's typed decoding, offline, where kubectl is installed.
 . "$(dirname "$0")/../lib.sh"
 CHART=$HG_ROOT/helm/hgdiag
-RENDER=$HG_ROOT/$BUILD/helm-render
-
-# --- build the renderer from Debian's Go libraries (GOPATH mode, no module download) ---
-if ! command -v go >/dev/null; then
-	echo "go is missing (Debian: golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)"
-	exit 1
-fi
-mkdir -p "$HG_ROOT/$BUILD"
-if ! out=$(cd "$HG_ROOT" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
-	GOCACHE="$HG_ROOT/$BUILD/go-cache" go build -o "$RENDER" ./tests/helm-render 2>&1); then
-	echo "cannot build tests/helm-render: $out"
-	exit 1
-fi
+# the renderer, built from Debian's Go libraries; sets RENDER
+. "$HG_ROOT/tests/helm-render/build.sh"
 
 NS=hgdiag-system
 # render NAME [ARGS...]: renders the chart as JSON into $T/NAME.json; fails the check
