@@ -517,7 +517,7 @@ END_TEST
 
 /* ---- netlink framing: crafted datagrams, no socket ---- */
 
-#define SC_TEXT(pid) "audit(1796281072.837:5): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=" #pid " comm=\"provoke\" exe=\"/work/wt-audit/build/helpers/provoke\" sig=31 arch=c000003e syscall=121 compat=0 ip=0x449e79 code=0x80000000"
+#define SC_TEXT(pid) "audit(1796281072.837:5): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=" #pid " comm=\"provoke\" exe=\"/srv/hgdiag/ci/build/helpers/provoke\" sig=31 arch=c000003e syscall=121 compat=0 ip=0x449e79 code=0x80000000"
 #define SC_LONG_TEXT "audit(1796281072.845:6): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=14142 comm=\"a-much-longer-n\" exe=\"/tmp/nlprobe/a-much-longer-name-for-the-helper-binary-to-make-the-record-longer\" sig=31 arch=c000003e syscall=110 compat=0 ip=0x449e79 code=0x80000000"
 
 /* Writes one message at buf: header with nlmsg_len `nlmsg_len` and type, then the text
