@@ -115,3 +115,10 @@ hg_own_cgroup() {
 	mkdir "$HG_CGROUP" && echo $$ >"$HG_CGROUP/cgroup.procs" || return 1
 	hg_on_exit "echo \$\$ > '$root$home/cgroup.procs'; rmdir '$HG_CGROUP'"
 }
+
+# hg_kubeconfig SERVER TOKEN [NAMESPACE]: prints a kubeconfig for SERVER (the API-server
+# double) with a bearer TOKEN and, when given, a default NAMESPACE.
+hg_kubeconfig() {
+	printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {server: "%s"}\ncontexts:\n- name: test\n  context: {cluster: test, user: u%s}\ncurrent-context: test\nusers:\n- name: u\n  user: {token: %s}\n' \
+		"$1" "${3:+, namespace: $3}" "$2"
+}

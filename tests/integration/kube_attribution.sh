@@ -20,22 +20,7 @@ start_double() {   # [PORT]
 }
 start_double
 hg_on_exit 'kill $DOUBLE_PID'
-cat >"$T/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: $API
-contexts:
-- name: test
-  context: {cluster: test, user: agent, namespace: shop}
-current-context: test
-users:
-- name: agent
-  user:
-    token: secret-token
-KC
+hg_kubeconfig "$API" secret-token shop >"$T/kubeconfig"
 
 hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # pod_json NAME UID ID1 ID2: a pod like the recorded one, with these names and ids
@@ -143,7 +128,7 @@ echo "$m" | grep -q '^hgdiag_pods_tracked [1-9]' && pass "hgdiag_pods_tracked co
 hg_stop_agent && pass "clean exit" || fail "exit status"
 
 # 5. API server down from the start: the agent runs, sees denials, and says why it is not ready
-sed "s|server: .*|server: http://127.0.0.1:1|" "$T/kubeconfig" >"$T/down-kubeconfig"
+hg_kubeconfig http://127.0.0.1:1 secret-token shop >"$T/down-kubeconfig"
 hg_start_agent --kubeconfig "$T/down-kubeconfig" --node-name node-a || exit 1
 sleep 1
 code=$(curl -s -o "$T/ready" -w '%{http_code}' "$HG_AGENT_URL/readyz")

@@ -14,7 +14,7 @@ BUILD=$BUILD tests/kube-double/build.sh
 hg_on_exit "kill $!"
 for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
 API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
+hg_kubeconfig "$API" t0k >"$T/kubeconfig"
 export HGDIAG_TOKEN=t0k
 
 # add_pod NAME RUNC-NAME: the pod NAME in shop, its container "nginx" the runc container

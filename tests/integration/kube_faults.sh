@@ -19,22 +19,7 @@ hg_on_exit 'kill $DOUBLE_PID'
 for _ in $(seq 100); do grep -q "control on" "$T/double.log" && break; sleep 0.05; done
 API=$(grep -o 'listening on http://[0-9.:]*' "$T/double.log" | sed 's/listening on //')
 CTL=$(grep -o 'control on http://[0-9.:]*' "$T/double.log" | sed 's/control on //')
-cat >"$T/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: $API
-contexts:
-- name: test
-  context: {cluster: test, user: agent, namespace: shop}
-current-context: test
-users:
-- name: agent
-  user:
-    token: secret-token
-KC
+hg_kubeconfig "$API" secret-token shop >"$T/kubeconfig"
 
 ctl() { curl -sf -X POST ${2:+--data "$2"} "$CTL/_control/$1" >/dev/null || fail "control $1 $2"; }
 hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
