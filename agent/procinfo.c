@@ -130,7 +130,8 @@ int hg_proc_exe(const char *proc_root, uint32_t pid, char *buf, size_t len)
 	return buf[0] == '/' ? 0 : -ENODATA;
 }
 
-int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len)
+/* /proc/<pid>/cmdline, raw (NUL-separated arguments), into buf; *n bytes read, buf NUL-ended. */
+static int read_cmdline(const char *proc_root, uint32_t pid, char *buf, size_t len, size_t *n)
 {
 	char path[4096];
 	int r;
@@ -142,34 +143,34 @@ int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len)
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';   /* argv[0] ends at the first NUL */
-	return buf[0] ? 0 : -ENODATA;
-}
-
-int hg_proc_cmdline(const char *proc_root, uint32_t pid, char *buf, size_t len)
-{
-	char path[4096];
-	int r;
-
-	if (pid == 0 || len < 2)
-		return -EINVAL;
-	if ((r = proc_file(proc_root, pid, "cmdline", path, sizeof(path))) < 0)
-		return r;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t n = 0;
-	while (n < len - 1) {
-		ssize_t k = read(fd, buf + n, len - 1 - n);
+	*n = 0;
+	while (*n < len - 1) {
+		ssize_t k = read(fd, buf + *n, len - 1 - *n);
 		if (k < 0)
 			return -errno;
 		if (k == 0)
 			break;
-		n += (size_t)k;
+		*n += (size_t)k;
 	}
+	buf[*n] = '\0';
+	return 0;
+}
+
+int hg_proc_argv0(const char *proc_root, uint32_t pid, char *buf, size_t len)
+{
+	size_t n;
+	int r = read_cmdline(proc_root, pid, buf, len, &n);
+	if (r < 0)
+		return r;
+	return buf[0] ? 0 : -ENODATA;   /* argv[0] ends at the first NUL */
+}
+
+int hg_proc_cmdline(const char *proc_root, uint32_t pid, char *buf, size_t len)
+{
+	size_t n;
+	int r = read_cmdline(proc_root, pid, buf, len, &n);
+	if (r < 0)
+		return r;
 	while (n > 0 && buf[n - 1] == '\0')
 		n--;
 	buf[n] = '\0';
