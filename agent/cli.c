@@ -848,6 +848,26 @@ static void narrow_by_index(const struct hg_cli_opts *o, const struct hg_kubecon
 	json_decref(nodes);
 }
 
+/* Every agent of the cluster (the chart's labels): 0, or HG_EXIT_NOT_FOUND when they
+ * cannot be listed or there is none, said on err. */
+static int every_agent(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
+		       struct hg_agent_ref **agents, size_t *n, FILE *err)
+{
+	char msg[1024];
+	if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, agents, n, msg,
+			       sizeof(msg)) < 0) {
+		fprintf(err, "hgdiag: %s\n", msg);
+		return HG_EXIT_NOT_FOUND;
+	}
+	if (*n == 0) {
+		no_agent(o, NULL, err);
+		hg_agent_refs_free(*agents, *n);
+		*agents = NULL;
+		return HG_EXIT_NOT_FOUND;
+	}
+	return 0;
+}
+
 /* The agents of the cluster through the pod proxy, merged into one /v1/denials document
  * ("node": null, "nodes": the nodes answered). At cluster scale the Events index (reason
  * SandboxDenied) names the nodes with denials first, and only their agents are asked,
@@ -857,19 +877,11 @@ static void narrow_by_index(const struct hg_cli_opts *o, const struct hg_kubecon
 static int denials_kube(const struct hg_cli_opts *o, const struct hg_kubeconfig *cfg,
 			const char *ns, json_t **doc, FILE *err)
 {
-	char msg[1024];
 	struct hg_agent_ref *agents = NULL;
 	size_t n = 0, total;
-	if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, &agents, &n, msg,
-			       sizeof(msg)) < 0) {
-		fprintf(err, "hgdiag: %s\n", msg);
-		return HG_EXIT_NOT_FOUND;
-	}
-	if (n == 0) {
-		no_agent(o, NULL, err);
-		hg_agent_refs_free(agents, n);
-		return HG_EXIT_NOT_FOUND;
-	}
+	int rc = every_agent(o, cfg, &agents, &n, err);
+	if (rc)
+		return rc;
 	total = n;
 	narrow_by_index(o, cfg, ns, agents, &n, err);
 	_cleanup_free_ char *token = agent_token(o, cfg);
@@ -1322,7 +1334,6 @@ static int watch_list(const struct hg_cli_opts *o, const char *ns, bool with_fre
 {
 	struct hg_agent_ref *agents = NULL;
 	size_t n = 0;
-	char msg[1024];
 	struct watch_ctx x = { .o = o, .cfg = cfg, .path = "/v1/denials", .what = "the denials" };
 	if (o->agent) {
 		x.n = 1;
@@ -1332,16 +1343,9 @@ static int watch_list(const struct hg_cli_opts *o, const char *ns, bool with_fre
 			return HG_EXIT_NOT_FOUND;
 		}
 	} else {
-		if (hg_api_find_agents(cfg, o->agent_ns, agent_selector(o), NULL, &agents, &n, msg,
-				       sizeof(msg)) < 0) {
-			fprintf(err, "hgdiag: %s\n", msg);
-			return HG_EXIT_NOT_FOUND;
-		}
-		if (n == 0) {
-			no_agent(o, NULL, err);
-			hg_agent_refs_free(agents, n);
-			return HG_EXIT_NOT_FOUND;
-		}
+		int rc = every_agent(o, cfg, &agents, &n, err);
+		if (rc)
+			return rc;
 		x.n = n;
 		x.src = calloc(n, sizeof(*x.src));
 		if (!x.src) {
