@@ -199,6 +199,14 @@ for r in "${rows[@]}"; do
 	printf '%-7s | %-24s | %s\n' "$k" "$t" "$res"
 	case $res in pass) npass=$((npass + 1)) ;; skip) nskip=$((nskip + 1)) ;; *) nfail=$((nfail + 1)) ;; esac
 done
+# Why each test failed, again after the table: a CI log is often read from its tail.
+if [ "$nfail" -gt 0 ]; then
+	echo
+	for n in "${notes[@]}"; do
+		case $n in *": skipped: "* | "skipped "*) ;; *) printf -- '- %s\n' "$n" | cut -c1-600 ;; esac
+	done
+	for n in "${times[@]}"; do printf -- '- %s\n' "$n"; done
+fi
 echo
 echo "results: $md"
 echo "kernels: $npass passed, $nfail failed, $nskip skipped"
