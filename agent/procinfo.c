@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,7 @@ int hg_image_open(const char *proc_root, uint32_t pid, struct hg_image *out)
 	if (fd < 0)
 		return -errno;
 	out->root_fd = fd;
+	out->walk = false;
 	return 0;
 }
 
@@ -202,6 +204,98 @@ void hg_image_close(struct hg_image *img)
 	if (img && img->root_fd >= 0) {
 		close(img->root_fd);
 		img->root_fd = -1;
+	}
+}
+
+static bool same_inode(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) done in user space, for where the
+ * call is missing (valgrind; filters older than it): one component at a time, never
+ * following a link by the kernel, so an absolute link restarts at the image's root and
+ * ".." stops there, as with openat2. */
+static int image_walk(int root_fd, const char *path, int flags)
+{
+	char rest[2 * PATH_MAX], target[PATH_MAX];
+	int links = 0;
+
+	if (strlen(path) >= sizeof(rest))
+		return -ENAMETOOLONG;
+	strcpy(rest, path);
+	_cleanup_close_ int cur = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return -errno;
+	for (;;) {
+		char *p = rest;
+		if (*p == '/') {
+			int r = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (r < 0)
+				return -errno;
+			close(cur);
+			cur = r;
+			p += strspn(p, "/");
+		}
+		if (!*p) { /* the path named a directory already open: reopen it as asked */
+			int fd = openat(cur, ".", flags | O_CLOEXEC);
+			return fd < 0 ? -errno : fd;
+		}
+		size_t len = strcspn(p, "/");
+		char comp[NAME_MAX + 1];
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		p += strspn(p, "/");
+		bool last = *p == '\0';
+		memmove(rest, p, strlen(p) + 1);
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			if (same_inode(cur, root_fd))
+				continue;
+			int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (up < 0)
+				return -errno;
+			close(cur);
+			cur = up;
+			continue;
+		}
+		_cleanup_close_ int next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return -errno;
+		struct stat st;
+		if (fstat(next, &st) < 0)
+			return -errno;
+		if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+			if (++links > 40)
+				return -ELOOP;
+			ssize_t n = readlinkat(next, "", target, sizeof(target) - 1);
+			if (n < 0)
+				return -errno;
+			target[n] = '\0';
+			if ((size_t)n + 1 + strlen(rest) + 1 > sizeof(rest))
+				return -ENAMETOOLONG;
+			/* The link's target takes its place in what is left to resolve. */
+			memmove(rest + n + 1, rest, strlen(rest) + 1);
+			memcpy(rest, target, (size_t)n);
+			rest[n] = '/';
+			continue;
+		}
+		if (last) {
+			if (S_ISLNK(st.st_mode)) /* O_NOFOLLOW: the link itself, as openat2 gives */
+				return (flags & O_PATH) ? TAKE_FD(next) : -ELOOP;
+			int fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+			return fd < 0 ? -errno : fd;
+		}
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		close(cur);
+		cur = TAKE_FD(next);
 	}
 }
 
@@ -215,11 +309,13 @@ static int image_openat(const struct hg_image *img, const char *path, int flags)
 		.flags = (uint64_t)flags | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
+	static bool openat2_missing; /* asked once: the answer cannot change */
+	if (img->walk || openat2_missing)
+		return image_walk(img->root_fd, path, flags);
 	int fd = (int)syscall(SYS_openat2, img->root_fd, path, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS) {
-		/* Kernels before 5.6: relative lookup, absolute symlinks may escape. */
-		const char *rel = path + strspn(path, "/");
-		fd = openat(img->root_fd, rel[0] ? rel : ".", flags | O_CLOEXEC);
+		openat2_missing = true;
+		return image_walk(img->root_fd, path, flags);
 	}
 	return fd < 0 ? -errno : fd;
 }

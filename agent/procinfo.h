@@ -41,6 +41,9 @@ enum hg_image_entry {
 /* The container's root directory, opened once. */
 struct hg_image {
 	int root_fd;
+	/* Resolve paths in user space rather than with openat2(2): where the call is
+	 * missing, and in tests, which check that both give the same answers. */
+	bool walk;
 };
 
 /* Opens <proc_root>/<pid>/root. -ENOENT when the process is gone. */

@@ -38,6 +38,14 @@ static inline void hg_fclosep(FILE **f)
 #define _cleanup_free_ _cleanup_(hg_freep)
 #define _cleanup_close_ _cleanup_(hg_closep)
 #define _cleanup_fclose_ _cleanup_(hg_fclosep)
+/* Hands the fd out of a _cleanup_close_ variable, which then closes nothing. */
+static inline int hg_take_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+#define TAKE_FD(fd) hg_take_fd(&(fd))
 
 static inline uint64_t hg_timespec_ns(const struct timespec *ts)
 {

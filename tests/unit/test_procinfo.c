@@ -91,6 +91,7 @@ START_TEST(read_status_and_exe)
 }
 END_TEST
 
+/* _i = 1: the same lookups resolved in user space (image_walk), as without openat2. */
 START_TEST(image_lookups)
 {
 	struct hg_image img;
@@ -109,7 +110,23 @@ START_TEST(image_lookups)
 	link_at("/only-in-image", "7/root/app-data");
 
 	ck_assert_int_eq(hg_image_open(proc_root, 8, &img), -ENOENT);
+	/* Links that loop, climb with "..", or chain. */
+	link_at("loop-b", "7/root/loop-a");
+	link_at("loop-a", "7/root/loop-b");
+	link_at("../../../../etc/nginx", "7/root/bin/up");
+	link_at("/var/run", "7/root/chain");
 	ck_assert_int_eq(hg_image_open(proc_root, 7, &img), 0);
+	img.walk = _i == 1;
+	ck_assert_int_eq(hg_image_stat(&img, "/loop-a", true, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_MISSING);
+	ck_assert_int_eq(hg_image_stat(&img, "/bin/up/nginx.conf", true, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_FILE);
+	ck_assert_int_eq(hg_image_stat(&img, "/chain", true, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_DIR_EMPTY);
+	ck_assert_int_eq(hg_image_stat(&img, "/chain/", true, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_DIR_EMPTY);
+	ck_assert_int_eq(hg_image_stat(&img, "/", true, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_DIR);
 	ck_assert_int_eq(hg_image_stat(&img, "/var/cache/nginx", true, &e), 0);
 	ck_assert_int_eq(e, HG_IMAGE_DIR_EMPTY);
 	ck_assert_int_eq(hg_image_stat(&img, "/etc/nginx", true, &e), 0);
@@ -168,7 +185,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, parse_status);
 	tcase_add_test(tc, read_status_and_exe);
-	tcase_add_test(tc, image_lookups);
+	tcase_add_loop_test(tc, image_lookups, 0, 2);
 	tcase_add_test(tc, real_proc_self);
 	suite_add_tcase(s, tc);
 	return hg_check_run(s);
