@@ -49,7 +49,9 @@ static pid_t refused_child(int n)
 	if (pid == 0) {
 		scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
 		seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(getpgid), 0);
-		if (seccomp_load(f) < 0)
+		int r = seccomp_load(f);
+		seccomp_release(f);
+		if (r < 0)
 			_exit(3);
 		for (int i = 0; i < n; i++)
 			syscall(__NR_getpgid, 0);
@@ -168,7 +170,7 @@ START_TEST(own_failures_are_ignored)
 	if (geteuid() != 0)
 		return;
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
-	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(mount("tmpfs", dir, "tmpfs", MS_RDONLY, NULL), 0);
 	s.child = getpid();
