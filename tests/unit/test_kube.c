@@ -724,7 +724,10 @@ START_TEST(ten_thousand_pods)
 		/* The index keeps names and ids only (~1.1 KiB of heap per pod with three
 		 * containers); the list's JSON pages are freed and trimmed. */
 		ck_assert_int_lt(heap_kb, N * 1536 / 1024);
-		ck_assert_int_lt(rss1 - rss0, 32 * 1024);
+		/* Under memcheck the RSS is valgrind's (shadow memory, its own allocator);
+		 * the heap figure above still holds. */
+		if (!getenv("HG_VALGRIND"))
+			ck_assert_int_lt(rss1 - rss0, 32 * 1024);
 	}
 	hg_kube_free(k);
 	k = NULL;
