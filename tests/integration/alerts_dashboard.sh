@@ -56,6 +56,8 @@ mutate "absent() of another job" 's/absent(up{job="hgdiag-agent"})/absent(up{job
 mutate "every DaemonSet's readiness" 's/{daemonset="hgdiag-agent"}//g'
 mutate "a fallback hook taken for a lost one" 's/unless on (instance, hook) hgdiag_probe_hooks{state="active"}/unless on (instance, hook) hgdiag_probe_hooks{state="none"}/'
 mutate "the series cap alert at any value" 's/hgdiag_metrics_series_dropped_total > 0/hgdiag_metrics_series_dropped_total >= 0/'
+mutate "the API server alert at api_up 1" 's/hgdiag_kube_api_up == 0/hgdiag_kube_api_up == 1/'
+mutate "Events dropped by the rate limits alerted on" 's/hgdiag_kube_events_dropped_total{reason="queue_full"}/hgdiag_kube_events_dropped_total/'
 
 # --- what the chart ships: render it with both enabled ---
 . "$HG_ROOT/tests/helm-render/build.sh"   # sets RENDER
