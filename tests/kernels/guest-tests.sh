@@ -24,7 +24,15 @@ for name in "$@"; do
 		echo "no such test: $t"
 		rc=127
 	fi
-	[ "$rc" = 124 ] && echo "  FAIL $name: no result within ${limit}s"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		# What was still running, and where blocked tasks wait in the kernel (sysrq w
+		# prints their stacks on the console): a hang is then diagnosable from the log.
+		echo "  FAIL $name: no result within ${limit}s; still running:"
+		ps -eo pid,ppid,stat,wchan:28,etimes,args --sort=pid 2>/dev/null | awk '$NF !~ /^\[/' |
+			cut -c1-220 | tail -40 | sed 's/^/    /'
+		echo w >/proc/sysrq-trigger 2>/dev/null
+		sleep 1
+	fi
 	if [ "$rc" = 0 ]; then result=pass passed=$((passed + 1)); else result=fail failed=$((failed + 1)); fi
 	echo
 	echo "HG-TEST-END $name $result $rc $(($(date +%s) - start))"
