@@ -25,6 +25,15 @@ hg_on_exit() { HG_CLEANUPS+=("$1"); }
 pass() { HG_CHECKS=$((HG_CHECKS + 1)); echo "  ok   $*"; }
 fail() { HG_CHECKS=$((HG_CHECKS + 1)); HG_FAILS=$((HG_FAILS + 1)); echo "  FAIL $*"; }
 hg_done() {
+	# Under valgrind (make test VALGRIND=1) the agent still running is stopped here, so
+	# that memcheck's verdict (exit status 99) counts in every script, not only in those
+	# that stop it themselves.
+	if [ -n "${HG_VALGRIND:-}" ] && [ -n "$HG_AGENT_PID" ] && kill -0 "$HG_AGENT_PID" 2>/dev/null; then
+		local rc=0
+		hg_stop_agent || rc=$?
+		[ "$rc" != 99 ] && pass "valgrind: no memcheck error in the agent (exit status $rc)" ||
+			fail "valgrind: memcheck errors in the agent: $(grep -a '^==[0-9]*==' "$T/agent.err" | head -30)"
+	fi
 	echo "  $((HG_CHECKS - HG_FAILS)) of $HG_CHECKS checks passed"
 	[ "$HG_FAILS" -eq 0 ] && [ "$HG_CHECKS" -gt 0 ]
 }
