@@ -12,6 +12,10 @@ HG_FAILS=0
 HG_CHECKS=0
 HG_AGENT_PID=
 HG_CLEANUPS=()
+# How much longer a wait may take: 10 under valgrind (make test VALGRIND=1), where the
+# agent runs 20-50 times slower; 1 otherwise.
+HG_SLOW=1
+[ -n "${HG_VALGRIND:-}" ] && HG_SLOW=10
 
 hg_cleanup() {
 	local i
@@ -50,8 +54,7 @@ hg_start_agent() {
 	# agent's, so a test's clean-exit check fails on it.
 	${HG_VALGRIND:-} "$AGENT" --log-format json --listen 127.0.0.1:0 "$@" >"$T/agent.out" 2>"$T/agent.err" &
 	HG_AGENT_PID=$!
-	local i tries=300
-	[ -n "${HG_VALGRIND:-}" ] && tries=3000
+	local i tries=$((300 * HG_SLOW))
 	for ((i = 0; i < tries; i++)); do
 		if grep -q "attached" "$T/agent.err" 2>/dev/null; then
 			HG_AGENT_URL=$(grep -o 'listening on http://[0-9.:]*' "$T/agent.err" | head -1 | sed 's/listening on //')
@@ -76,7 +79,7 @@ hg_stop_agent() {
 # hg_wait_denial JQ_CONDITION [TIMEOUT_S]: prints the first live-output line matching the
 # condition, waiting for it; returns 1 when none came.
 hg_wait_denial() {
-	local cond=$1 tries=$(( ${2:-15} * 10 )) line i
+	local cond=$1 tries=$(( ${2:-15} * 10 * HG_SLOW )) line i
 	for ((i = 0; i < tries; i++)); do
 		line=$(jq -c "select($cond)" "$T/agent.out" 2>/dev/null | head -1)
 		[ -n "$line" ] && { echo "$line"; return 0; }
