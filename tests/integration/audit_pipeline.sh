@@ -136,7 +136,7 @@ else
 	KID=$(hg_runc_id killed)
 	hg_runc_run killed
 	[ "$HG_RUNC_RC" -ne 0 ] && pass "the container died of its seccomp kill (exit $HG_RUNC_RC)" || fail "container survived: $HG_RUNC_OUT"
-	for _ in $(seq $((150 * HG_SLOW))); do
+	for _ in $(seq $((150 * ${HG_SLOW:-1}))); do
 		c=$(curl -s "$HG_AGENT_URL/v1/denials" | jq -c ".containers[] | select(.id == \"$KID\") | [.denials[] | select(.syscall == \"getpgid\")]")
 		[ "$(echo "$c" | jq -r '.[0].source // empty')" = audit ] && break
 		sleep 0.1

@@ -408,7 +408,7 @@ run_workload() {
 	[ "$RUN_OK" = 1 ] && pass "$name: unhardened, the workload works" || fail "$name: unhardened control failed: $HG_RUNC_OUT"
 
 	# Hardened: fails; diagnosed while the refused process is still alive.
-	"args_$name" "$name" 25
+	"args_$name" "$name" $((25 * ${HG_SLOW:-1}))
 	new_pod "$name" "$name"
 	id=$(hg_runc_id "$name")
 	hg_runc_start "$name" || fail "$name: runc run -d: $(cat "$(hg_runc_bundle "$name")/err")"
