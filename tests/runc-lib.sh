@@ -307,7 +307,7 @@ hg_agent_container() {
 # hg_wait_container ID JQ_CONDITION [TIMEOUT_S]: polls /v1/denials until the container's
 # object satisfies the condition; prints the last object seen; returns 1 on timeout.
 hg_wait_container() {
-	local id=$1 cond=$2 tries=$(( ${3:-30} * 5 * HG_SLOW )) c i
+	local id=$1 cond=$2 tries=$(( ${3:-30} * 5 * ${HG_SLOW:-1} )) c i
 	for ((i = 0; i < tries; i++)); do
 		c=$(hg_agent_container "$id")
 		if [ -n "$c" ] && echo "$c" | jq -e "$cond" >/dev/null 2>&1; then
