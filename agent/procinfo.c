@@ -250,6 +250,7 @@ static int image_walk(int root_fd, const char *path, int flags)
 		memcpy(comp, p, len);
 		comp[len] = '\0';
 		p += len;
+		bool slash = *p == '/'; /* "name/": a directory, a link to one followed */
 		p += strspn(p, "/");
 		bool last = *p == '\0';
 		memmove(rest, p, strlen(p) + 1);
@@ -271,21 +272,26 @@ static int image_walk(int root_fd, const char *path, int flags)
 		struct stat st;
 		if (fstat(next, &st) < 0)
 			return -errno;
-		if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+		if (S_ISLNK(st.st_mode) && !(last && !slash && (flags & O_NOFOLLOW))) {
 			if (++links > 40)
 				return -ELOOP;
 			ssize_t n = readlinkat(next, "", target, sizeof(target) - 1);
 			if (n < 0)
 				return -errno;
 			target[n] = '\0';
-			if ((size_t)n + 1 + strlen(rest) + 1 > sizeof(rest))
+			/* The link's target takes its place in what is left to resolve (with the
+			 * slash that followed the link, when one did). */
+			size_t sep = rest[0] || slash ? 1 : 0;
+			if ((size_t)n + sep + strlen(rest) + 1 > sizeof(rest))
 				return -ENAMETOOLONG;
-			/* The link's target takes its place in what is left to resolve. */
-			memmove(rest + n + 1, rest, strlen(rest) + 1);
+			memmove(rest + n + sep, rest, strlen(rest) + 1);
 			memcpy(rest, target, (size_t)n);
-			rest[n] = '/';
+			if (sep)
+				rest[n] = '/';
 			continue;
 		}
+		if (last && slash && !S_ISDIR(st.st_mode))
+			return -ENOTDIR;
 		if (last) {
 			if (S_ISLNK(st.st_mode)) /* O_NOFOLLOW: the link itself, as openat2 gives */
 				return (flags & O_PATH) ? TAKE_FD(next) : -ELOOP;
@@ -309,12 +315,13 @@ static int image_openat(const struct hg_image *img, const char *path, int flags)
 		.flags = (uint64_t)flags | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	static bool openat2_missing; /* asked once: the answer cannot change */
-	if (img->walk || openat2_missing)
+	/* Asked once (the answer cannot change); HTTP threads may ask at the same time. */
+	static bool openat2_missing;
+	if (img->walk || __atomic_load_n(&openat2_missing, __ATOMIC_RELAXED))
 		return image_walk(img->root_fd, path, flags);
 	int fd = (int)syscall(SYS_openat2, img->root_fd, path, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS) {
-		openat2_missing = true;
+		__atomic_store_n(&openat2_missing, true, __ATOMIC_RELAXED);
 		return image_walk(img->root_fd, path, flags);
 	}
 	return fd < 0 ? -errno : fd;

@@ -127,6 +127,10 @@ START_TEST(image_lookups)
 	ck_assert_int_eq(e, HG_IMAGE_DIR_EMPTY);
 	ck_assert_int_eq(hg_image_stat(&img, "/", true, &e), 0);
 	ck_assert_int_eq(e, HG_IMAGE_DIR);
+	ck_assert_int_eq(hg_image_stat(&img, "/etc/nginx/nginx.conf/", true, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_MISSING);   /* a trailing slash wants a directory */
+	ck_assert_int_eq(hg_image_stat(&img, "/var/run/", false, &e), 0);
+	ck_assert_int_eq(e, HG_IMAGE_DIR_EMPTY); /* ... and follows a link to one */
 	ck_assert_int_eq(hg_image_stat(&img, "/var/cache/nginx", true, &e), 0);
 	ck_assert_int_eq(e, HG_IMAGE_DIR_EMPTY);
 	ck_assert_int_eq(hg_image_stat(&img, "/etc/nginx", true, &e), 0);
