@@ -55,6 +55,14 @@ static void quiet(int level, const char *msg, void *ctx)
 		fprintf(stderr, "kube[%d]: %s\n", level, msg);
 }
 
+/* Serves a new pod shop/NAME on node-a; its first container's id in id. */
+static void add_pod(const char *name, char id[65])
+{
+	json_t *p = kd_make_pod(kd, "shop", name, "node-a");
+	kd_container_id(p, 0, id);
+	kd_add(kd, p);
+}
+
 static void start_watcher(unsigned page, const char *token)
 {
 	cfg = config_for(kd_port(kd), token);
@@ -288,16 +296,12 @@ END_TEST
 START_TEST(server_restart_reconnects_and_catches_up)
 {
 	char id[65], id2[65];
-	json_t *p = kd_make_pod(kd, "shop", "web-0", "node-a");
-	kd_container_id(p, 0, id);
-	kd_add(kd, p);
+	add_pod("web-0", id);
 	start_watcher(0, TOKEN);
 	ck_assert(hg_kube_wait_ready(k, 5000));
 	EVENTUALLY(kd_requests(kd, true) == 1);
 	kd_stop(kd); /* the API server goes away mid-watch */
-	json_t *q = kd_make_pod(kd, "shop", "web-1", "node-a");
-	kd_container_id(q, 0, id2);
-	kd_add(kd, q); /* happens while we are disconnected */
+	add_pod("web-1", id2); /* happens while we are disconnected */
 	usleep(300000); /* a few failed reconnects with backoff */
 	ck_assert(!found(id2));
 	ck_assert_int_eq(kd_restart(kd), 0);
@@ -318,9 +322,7 @@ START_TEST(unusable_event_counted_watch_continues)
 	EVENTUALLY(kd_requests(kd, true) == 1);
 	kd_malformed(kd, "{\"type\": \"SURPRISE\", \"object\": {}}");
 	kd_malformed(kd, "{\"type\": \"ADDED\", \"object\": {\"kind\": \"NotAPod\"}}");
-	json_t *p = kd_make_pod(kd, "shop", "web-0", "node-a");
-	kd_container_id(p, 0, id);
-	kd_add(kd, p);
+	add_pod("web-0", id);
 	EVENTUALLY(found(id));
 	struct hg_kube_stats s = stats();
 	ck_assert_uint_eq(s.decode_errors, 2);
@@ -340,9 +342,7 @@ START_TEST(garbled_line_rewatches_from_last_version)
 	kd_malformed(kd, "{\"type\": \"ADDED\", \"object\": {\"metadata\": ");
 	EVENTUALLY(kd_requests(kd, true) == 2);
 	kd_set_fault(kd, KD_FAULT_GARBAGE, 0);
-	json_t *p = kd_make_pod(kd, "shop", "web-0", "node-a");
-	kd_container_id(p, 0, id);
-	kd_add(kd, p);   /* delivered as garbage, watch after watch */
+	add_pod("web-0", id);   /* delivered as garbage, watch after watch */
 	EVENTUALLY(stats().decode_errors >= 3);
 	ck_assert(!found(id));
 	kd_set_fault(kd, KD_FAULT_NONE, 0);
@@ -384,16 +384,12 @@ END_TEST
 START_TEST(slow_server_dribbling_bytes)
 {
 	char id[65], id2[65];
-	json_t *p = kd_make_pod(kd, "shop", "web-0", "node-a");
-	kd_container_id(p, 0, id);
-	kd_add(kd, p);
+	add_pod("web-0", id);
 	kd_set_fault(kd, KD_FAULT_SLOW, 50);
 	start_watcher(0, TOKEN);
 	ck_assert(hg_kube_wait_ready(k, 20000));
 	ck_assert(found(id));
-	json_t *q = kd_make_pod(kd, "shop", "web-1", "node-a");
-	kd_container_id(q, 0, id2);
-	kd_add(kd, q);
+	add_pod("web-1", id2);
 	EVENTUALLY(found(id2));
 	ck_assert_uint_eq(stats().decode_errors, 0);
 }
