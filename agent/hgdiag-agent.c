@@ -45,6 +45,7 @@ struct agent_opts {
 	const char *state_dir;
 	const char *audit_file;
 	unsigned auth_cache_ttl_s;       /* --auth-cache-ttl; 0: the default (30) */
+	unsigned auth_timeout_s;         /* --auth-timeout; 0: the default (5) */
 	enum hg_log_format log_format;
 	bool verbose;
 };
@@ -62,7 +63,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: hgdiag-agent [--listen ADDR:PORT] [--kubeconfig FILE] [--node-name NAME]\n"
 		"                    [--state-dir DIR] [--audit-file FILE] [--log-format text|json] [-v]\n"
-		"                    [--auth-cache-ttl SECONDS]\n"
+		"                    [--auth-cache-ttl SECONDS] [--auth-timeout SECONDS]\n"
 		"\n"
 		"Catches sandbox denials (seccomp, capabilities, read-only root, permissions,\n"
 		"AppArmor, missing binaries) with eBPF and prints one line per new denial.\n"
@@ -70,7 +71,21 @@ static void usage(FILE *f)
 		"--listen defaults to 127.0.0.1:9464 in standalone mode (/v1 is not authenticated\n"
 		"there) and to 0.0.0.0:9464 in Kubernetes mode, where /v1 needs a bearer token the\n"
 		"API server accepts and the rights to read the pods (TokenReview and\n"
-		"SubjectAccessReview; answers cached --auth-cache-ttl seconds, default 30).\n");
+		"SubjectAccessReview; answers cached --auth-cache-ttl seconds, default 30; the\n"
+		"reviews of one request bounded by --auth-timeout seconds, default 5).\n");
+}
+
+static int parse_seconds(const char *opt, const char *arg, unsigned long max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > max) {
+		fprintf(stderr, "hgdiag-agent: %s must be 1..%lu seconds, not \"%s\"\n", opt, max, arg);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct agent_opts *o)
@@ -83,13 +98,13 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "audit-file", required_argument, NULL, 'a' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "auth-cache-ttl", required_argument, NULL, 'C' },
+		{ "auth-timeout", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	int c;
-	char *end;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o->listen = optarg; break;
@@ -98,13 +113,12 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case 's': o->state_dir = optarg; break;
 		case 'a': o->audit_file = optarg; break;
 		case 'C':
-			errno = 0;
-			unsigned long ttl = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || ttl == 0 || ttl > 3600) {
-				fprintf(stderr, "hgdiag-agent: --auth-cache-ttl must be 1..3600 seconds, not \"%s\"\n", optarg);
+			if (parse_seconds("--auth-cache-ttl", optarg, 3600, &o->auth_cache_ttl_s) < 0)
 				return -EINVAL;
-			}
-			o->auth_cache_ttl_s = (unsigned)ttl;
+			break;
+		case 'T':
+			if (parse_seconds("--auth-timeout", optarg, 60, &o->auth_timeout_s) < 0)
+				return -EINVAL;
 			break;
 		case 'f':
 			if (strcmp(optarg, "text") == 0)
@@ -578,7 +592,10 @@ int main(int argc, char **argv)
 		parts->pl.kube = parts->kube;
 		parts->pl.backlog = parts->backlog;
 		r = hg_authz_new(&agent.authz, &(struct hg_authz_opts){
-			.cfg = agent.kubeconfig, .cache_ttl_ms = opts.auth_cache_ttl_s * 1000 });
+			.cfg = agent.kubeconfig, .cache_ttl_ms = opts.auth_cache_ttl_s * 1000,
+			/* One call may take 3/5 of the request's time (3 s of the default 5), so a
+			 * hanging TokenReview leaves the answer "did not answer", not a bare timeout. */
+			.budget_ms = opts.auth_timeout_s * 1000, .timeout_ms = opts.auth_timeout_s * 600 });
 		if (r < 0) {
 			fprintf(stderr, "hgdiag-agent: cannot set up the access reviews: %s\n", strerror(-r));
 			goto out;
