@@ -128,8 +128,42 @@ hg_own_cgroup() {
 	hg_on_exit "echo \$\$ > '$root$home/cgroup.procs'; rmdir '$HG_CGROUP'"
 }
 
+# hg_start_double TOKEN [ARGS...]: starts the API-server double (tests/kube-double, built
+# on the test's first call) on node-a's pod template, accepting TOKEN; ARGS are added (a
+# later --template or --node wins). Log in $T/double.log; sets DOUBLE_PID and KUBE_API (its
+# URL, empty on failure) and waits until it listens. Killed at exit, continued first in
+# case a test left it stopped (SIGSTOP).
+HG_DOUBLE_BUILT=
+hg_start_double() {
+	local token=$1 i
+	shift
+	KUBE_API=
+	DOUBLE_PID=
+	if [ -z "$HG_DOUBLE_BUILT" ]; then
+		BUILD=$BUILD "$HG_ROOT/tests/kube-double/build.sh" || { echo "cannot build the API-server double"; return 1; }
+		HG_DOUBLE_BUILT=1
+		# Expanded at exit: the double running then, also after a test restarted it.
+		hg_on_exit 'kill -CONT $DOUBLE_PID; kill $DOUBLE_PID'
+	fi
+	# Emptied here, not by the redirect: a restarted double would otherwise be read as
+	# listening on the previous one's line.
+	: >"$T/double.log"
+	"$HG_ROOT/$BUILD/kube-double" --template "$HG_ROOT/tests/data/kube/pod-template.json" \
+		--token "$token" --node node-a "$@" >"$T/double.log" 2>&1 &
+	DOUBLE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		KUBE_API=$(grep -o 'listening on http://[0-9.:]*' "$T/double.log" | sed 's/listening on //')
+		[ -n "$KUBE_API" ] && return 0
+		kill -0 "$DOUBLE_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "the API-server double did not start:"; cat "$T/double.log"
+	return 1
+}
+
 # hg_kubeconfig SERVER TOKEN [NAMESPACE]: prints a kubeconfig for SERVER (the API-server
-# double) with a bearer TOKEN and, when given, a default NAMESPACE.
+# double's $KUBE_API, or an address nothing answers) with a bearer TOKEN and, when given,
+# a default NAMESPACE.
 hg_kubeconfig() {
 	printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {server: "%s"}\ncontexts:\n- name: test\n  context: {cluster: test, user: u%s}\ncurrent-context: test\nusers:\n- name: u\n  user: {token: %s}\n' \
 		"$1" "${3:+, namespace: $3}" "$2"

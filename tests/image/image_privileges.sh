@@ -41,18 +41,12 @@ fi
 cp "$T/agent/config.json" "$T/agent/image-config.json"
 
 # --- the API-server double, and the kubeconfig the agent reads ---
-(cd "$HG_ROOT" && BUILD=$BUILD tests/kube-double/build.sh) || { echo "cannot build the API-server double"; exit 1; }
 TEMPLATE=$HG_ROOT/tests/data/kube/pod-template.json
 NODE=$(jq -r .spec.nodeName "$TEMPLATE")
 TOKEN=t0k
-"$HG_ROOT/$BUILD/kube-double" --template "$TEMPLATE" --token "$TOKEN" --node "$NODE" >"$T/double.log" 2>&1 &
-hg_on_exit "kill $!"
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-[ -n "$API" ] || { echo "the double did not start: $(cat "$T/double.log")"; exit 1; }
+hg_start_double "$TOKEN" --node "$NODE" || exit 1
 mkdir -p "$T/kube"
-printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: %s}\n' \
-	"$API" "$TOKEN" >"$T/kube/kubeconfig"
+hg_kubeconfig "$KUBE_API" "$TOKEN" >"$T/kube/kubeconfig"
 chmod 0644 "$T/kube/kubeconfig"
 KUBE_DIR=/var/run/hgdiag-test
 # post_pod NAMESPACE NAME UID CONTAINER ID: the pod (one container) on the double's node.
@@ -62,7 +56,7 @@ post_pod() {
 		.metadata.namespace = $ns | .metadata.name = $n | .metadata.uid = $u
 		| .spec.containers = [.spec.containers[0] | .name = $c]
 		| .status.containerStatuses = [.status.containerStatuses[0] | .name = $c | .containerID = $id]' "$TEMPLATE")
-	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
 }
 # v1 PATH: GET /v1/PATH as the double's user (who may read everything).
 v1() { curl -s -H "Authorization: Bearer $TOKEN" "$HG_AGENT_URL/v1/$1"; }

@@ -7,38 +7,12 @@
 # kubeconfig is broken (status 1, as kubectl exits 1 on configuration errors).
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
-DOUBLE=$HG_ROOT/$BUILD/kube-double
 
 if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
-"$DOUBLE" --template tests/data/kube/pod-template.json --token secret-token --node node-a \
-	>"$T/double.log" 2>&1 &
-DOUBLE_PID=$!
-hg_on_exit 'kill $DOUBLE_PID'
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-[ -n "$API" ] || { echo "the API-server double did not start: $(cat "$T/double.log")"; exit 1; }
-
-kubeconfig() {   # FILE SERVER TOKEN: a kubeconfig whose context namespace is shop
-	cat >"$1" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: $2
-contexts:
-- name: test
-  context: {cluster: test, user: me, namespace: shop}
-current-context: test
-users:
-- name: me
-  user:
-    token: $3
-KC
-}
-kubeconfig "$T/kubeconfig" "$API" secret-token
+hg_start_double secret-token || exit 1
+# Every kubeconfig here has the context namespace shop.
+hg_kubeconfig "$KUBE_API" secret-token shop >"$T/kubeconfig"
 
 hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # pod NS NAME NODE UID ID1 ID2 [LABELS_JSON]: a pod like the recorded one
@@ -50,9 +24,9 @@ pod() {
 		.status.containerStatuses[1].containerID = $b |
 		if $l then .metadata.labels = $l else . end' tests/data/kube/pod-template.json
 }
-add() { curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod "$@")}" "$API/_control/event" >/dev/null; }
+add() { curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod "$@")}" "$KUBE_API/_control/event" >/dev/null; }
 proxy() {   # NS NAME URL: where the double's pod proxy of NS/NAME goes
-	curl -sf -X POST --data "{\"namespace\":\"$1\",\"name\":\"$2\",\"url\":\"$3\"}" "$API/_control/proxy" >/dev/null
+	curl -sf -X POST --data "{\"namespace\":\"$1\",\"name\":\"$2\",\"url\":\"$3\"}" "$KUBE_API/_control/proxy" >/dev/null
 }
 uuid() { cat /proc/sys/kernel/random/uuid; }
 AGENT_LABELS='{"app.kubernetes.io/name":"hgdiag","app.kubernetes.io/component":"agent"}'
@@ -131,14 +105,14 @@ cli pod web-0 --kubeconfig "$T/kubeconfig"
 	pass "agent pod not answering: exit 2, one line" || fail "agent unreachable: exit $RC, stderr: $ERR"
 proxy hgdiag hgdiag-agent-7xk2p "$HG_AGENT_URL"
 
-kubeconfig "$T/dead-api" "http://127.0.0.1:$dead" secret-token
+hg_kubeconfig "http://127.0.0.1:$dead" secret-token shop >"$T/dead-api"
 cli pod web-0 --kubeconfig "$T/dead-api"
 [ $RC -eq 2 ] && [[ "$ERR" == "hgdiag: cannot reach the API server at http://127.0.0.1:$dead: "* ]] && one_line &&
 	pass "unreachable API server: exit 2, one line" || fail "dead API server: exit $RC, stderr: $ERR"
 
-kubeconfig "$T/wrong-token" "$API" wrong
+hg_kubeconfig "$KUBE_API" wrong shop >"$T/wrong-token"
 cli pod web-0 --kubeconfig "$T/wrong-token"
-[ $RC -eq 2 ] && [ "$ERR" = "hgdiag: the API server at $API refused the request (HTTP 401): Unauthorized" ] &&
+[ $RC -eq 2 ] && [ "$ERR" = "hgdiag: the API server at $KUBE_API refused the request (HTTP 401): Unauthorized" ] &&
 	pass "token refused: exit 2, $ERR" || fail "wrong token: exit $RC, stderr: $ERR"
 
 # 3. a broken kubeconfig is the user's to fix: status 1, like kubectl

@@ -7,13 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../runc-lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
 
-"$HG_ROOT/$BUILD/kube-double" --template tests/data/kube/pod-template.json --token t0k --node node-a >"$T/double.log" 2>&1 &
-hg_on_exit "kill $!"
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-hg_kubeconfig "$API" t0k shop >"$T/kubeconfig"
+hg_start_double t0k || exit 1
+hg_kubeconfig "$KUBE_API" t0k shop >"$T/kubeconfig"
 export HGDIAG_TOKEN=t0k HGDIAG_WATCH_INTERVAL_MS=200
 
 hg_runc_spec web distroless
@@ -21,15 +17,15 @@ hg_runc_args web /usr/bin/provoke sleep 120
 pod=$(jq -c --arg u "$(hg_runc_pod web)" --arg id "containerd://$(hg_runc_id web)" '
 	.metadata.name = "web-0" | .metadata.uid = $u | .status.containerStatuses[0].containerID = $id
 	| .status.containerStatuses[0].name = "nginx"' tests/data/kube/pod-template.json)
-curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
 
 HGDIAG_EVENTS=60000 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
 # The agent's own pod, labelled as the chart labels it, on node-a; its proxy goes to the agent.
 agent_pod=$(jq -c '.metadata.name = "hgdiag-agent-x1" | .metadata.namespace = "hgdiag" | .metadata.uid = "00000000-0000-4000-8000-0000000000a1"
 	| .metadata.labels = {"app.kubernetes.io/name": "hgdiag", "app.kubernetes.io/component": "agent"}
 	| .status.phase = "Running" | .status.conditions = [{"type": "Ready", "status": "True"}]' tests/data/kube/pod-template.json)
-curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$agent_pod}" "$API/_control/event" >/dev/null
-curl -sf -X POST --data "{\"namespace\":\"hgdiag\",\"name\":\"hgdiag-agent-x1\",\"url\":\"$HG_AGENT_URL\"}" "$API/_control/proxy" >/dev/null
+curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$agent_pod}" "$KUBE_API/_control/event" >/dev/null
+curl -sf -X POST --data "{\"namespace\":\"hgdiag\",\"name\":\"hgdiag-agent-x1\",\"url\":\"$HG_AGENT_URL\"}" "$KUBE_API/_control/proxy" >/dev/null
 
 hg_runc_start web || { fail "runc run: $(cat "$T/bundles/web/err")"; hg_done; exit 1; }
 hg_runc_exec web /usr/bin/provoke mkdir-p /var/cache/nginx/client_temp

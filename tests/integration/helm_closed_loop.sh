@@ -13,7 +13,6 @@
 . "$(dirname "$0")/../runc-lib.sh"
 . "$HG_ROOT/tests/helm-render/build.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
 CHART=helm/examples/service
 SECCOMP_DIR=$T/kubelet-seccomp      # the kubelet's seccomp directory on the node
 mkdir -p "$SECCOMP_DIR"
@@ -56,10 +55,7 @@ oci_summary() {
 		| .root = {readonly: .root}' "$(hg_runc_bundle "$1")/config.json"
 }
 
-"$HG_ROOT/$BUILD/kube-double" --template tests/data/kube/pod-template.json --token t0k --node node-a >"$T/double.log" 2>&1 &
-hg_on_exit "kill $!"
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
+hg_start_double t0k || exit 1
 # serve_pod POD BUNDLE POD_SPEC CONTAINER: the pod as the API server would have it: the
 # spec, scheduled on node-a, its container running as the bundle's runc container.
 serve_pod() {
@@ -70,7 +66,7 @@ serve_pod() {
 		| .spec = ($s[0] + {nodeName: "node-a"})
 		| .status.containerStatuses = [.status.containerStatuses[0] | .containerID = $id | .name = $c]
 		| del(.status.initContainerStatuses)' tests/data/kube/pod-template.json)
-	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
 }
 # pod_doc: the agent's document of the current pod shop/$POD (Kubernetes mode: /v1 wants
 # a token).
@@ -137,7 +133,7 @@ kube_sync() {
 }
 SYNC_N=0
 
-printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
+hg_kubeconfig "$KUBE_API" t0k >"$T/kubeconfig"
 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
 export HGDIAG_TOKEN=t0k
 hg_runc_spec marker distroless && hg_runc_args marker /usr/bin/provoke sleep 3600 &&

@@ -6,21 +6,11 @@
 # restart.
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
-DOUBLE=$HG_ROOT/$BUILD/kube-double
 
 if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
-start_double() {   # [PORT]
-	"$DOUBLE" --template tests/data/kube/pod-template.json --token secret-token --node node-a \
-		${1:+--port $1} >"$T/double.log" 2>&1 &
-	DOUBLE_PID=$!
-	for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-	API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-}
-start_double
-hg_on_exit 'kill $DOUBLE_PID'
-hg_kubeconfig "$API" secret-token shop >"$T/kubeconfig"
+hg_start_double secret-token || exit 1
+hg_kubeconfig "$KUBE_API" secret-token shop >"$T/kubeconfig"
 
 hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # pod_json NAME UID ID1 ID2: a pod like the recorded one, with these names and ids
@@ -32,7 +22,7 @@ pod_json() {
 }
 PODS=()
 add_pod() {
-	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$API/_control/event" >/dev/null
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$KUBE_API/_control/event" >/dev/null
 	PODS+=("$*")
 }
 # in_container UID ID CMD...: runs CMD inside a kubelet-style cgroup, waits for it
@@ -102,8 +92,8 @@ c=$(wait_pod_denial shop late-0 '.name == "nginx" and (.denials | length) > 0')
 hg_expect "denial held until its pod arrived" "$c" ".denials[0].path == \"$T/ro/late.pid\""
 
 # 3. 410 Gone → relist; a malformed watch line → logged, watch goes on
-curl -sf -X POST --data 'this is { not json' "$API/_control/malformed" >/dev/null
-curl -sf -X POST "$API/_control/error410" >/dev/null
+curl -sf -X POST --data 'this is { not json' "$KUBE_API/_control/malformed" >/dev/null
+curl -sf -X POST "$KUBE_API/_control/error410" >/dev/null
 U3=$(cat /proc/sys/kernel/random/uuid); A3=$(hexid); B3=$(hexid)
 add_pod relisted-0 "$U3" "$A3" "$B3"
 in_container "$U3" "$A3" "$PROVOKE" touch "$T/ro/after410"
@@ -113,11 +103,11 @@ m=$(curl -s "$HG_AGENT_URL/metrics")
 echo "$m" | grep -q '^hgdiag_events_lost_total{source="kube"} [1-9]' && pass "malformed watch line counted as lost" || fail "no kube loss counted: $(echo "$m" | grep events_lost)"
 
 # 4. the API server restarts mid-watch
-port=${API##*:}
+port=${KUBE_API##*:}
 kill "$DOUBLE_PID"; wait "$DOUBLE_PID" 2>/dev/null
-start_double "$port"
+hg_start_double secret-token --port "$port" || fail "the API-server double did not restart on port $port"
 # The restarted server has the same state (etcd persists it): the same pods, in order.
-for p in "${PODS[@]}"; do set -- $p; curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$API/_control/event" >/dev/null; done
+for p in "${PODS[@]}"; do set -- $p; curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$KUBE_API/_control/event" >/dev/null; done
 U4=$(cat /proc/sys/kernel/random/uuid); A4=$(hexid); B4=$(hexid)
 add_pod restarted-0 "$U4" "$A4" "$B4"
 in_container "$U4" "$A4" "$PROVOKE" touch "$T/ro/after-restart"

@@ -9,24 +9,11 @@
 # it for the TokenReview that hangs).
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
-DOUBLE=$HG_ROOT/$BUILD/kube-double
 if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
-"$DOUBLE" --template tests/data/kube/pod-template.json --token agent-token \
-	--users tests/data/kube/users.json --node node-a >"$T/double.log" 2>&1 &
-DOUBLE_PID=$!
-hg_on_exit 'kill -CONT $DOUBLE_PID; kill $DOUBLE_PID'
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-[ -n "$API" ] || { echo "the API-server double did not start: $(cat "$T/double.log")"; exit 1; }
-
-kubeconfig() {   # FILE TOKEN [NAMESPACE]
-	printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u, namespace: %s}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: %s}\n' \
-		"$API" "${3:-default}" "$2" >"$1"
-}
-kubeconfig "$T/agent.kc" agent-token
-for u in alice bob carol mallory; do kubeconfig "$T/$u.kc" "$u-token" shop; done
+hg_start_double agent-token --users tests/data/kube/users.json || exit 1
+hg_kubeconfig "$KUBE_API" agent-token default >"$T/agent.kc"
+for u in alice bob carol mallory; do hg_kubeconfig "$KUBE_API" "$u-token" shop >"$T/$u.kc"; done
 
 hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 uuid() { cat /proc/sys/kernel/random/uuid; }
@@ -36,9 +23,9 @@ add() {   # NS NAME UID ID [LABELS_JSON]
 		.metadata.namespace = $ns | .metadata.name = $n | .spec.nodeName = "node-a" |
 		.metadata.uid = $u | .status.containerStatuses[0].containerID = $a |
 		if $l then .metadata.labels = $l else . end' tests/data/kube/pod-template.json)
-	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
 }
-stat_of() { curl -s "$API/_control/stats" | jq -r ".$1"; }
+stat_of() { curl -s "$KUBE_API/_control/stats" | jq -r ".$1"; }
 
 U1=$(uuid); A1=$(hexid); U2=$(uuid); A2=$(hexid)
 add shop web-0 "$U1" "$A1"
@@ -48,7 +35,7 @@ add hgdiag hgdiag-agent-x "$(uuid)" "$(hexid)" '{"app.kubernetes.io/name":"hgdia
 AUTH_T=$((2 * HG_SLOW))   # --auth-timeout, seconds
 hg_start_agent --kubeconfig "$T/agent.kc" --node-name node-a --auth-cache-ttl 5 --auth-timeout $AUTH_T || exit 1
 curl -sf -X POST --data "{\"namespace\":\"hgdiag\",\"name\":\"hgdiag-agent-x\",\"url\":\"$HG_AGENT_URL\"}" \
-	"$API/_control/proxy" >/dev/null
+	"$KUBE_API/_control/proxy" >/dev/null
 for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_URL/readyz")" = 200 ] && break; sleep 0.1; done
 
 # A denial in each pod, and one from a host process (a container outside any pod).
@@ -143,7 +130,7 @@ get alice-token /v1/pods/shop/web-0
 	fail "expiry: $CODE, tokenreviews $tr -> $(stat_of tokenreviews), subjectaccessreviews $sar -> $(stat_of subjectaccessreviews)"
 
 # 3. through the API server's pod proxy: Authorization stops at the API server
-PROXY="$API/api/v1/namespaces/hgdiag/pods/hgdiag-agent-x:9464/proxy"
+PROXY="$KUBE_API/api/v1/namespaces/hgdiag/pods/hgdiag-agent-x:9464/proxy"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Authorization: Bearer mallory-token' "$PROXY/v1/denials")
 [ "$code" = 401 ] && pass "proxy without X-Hgdiag-Authorization: the agent sees no token (401)" || fail "proxy, no X-: $code $(cat "$T/body")"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Authorization: Bearer mallory-token' \
@@ -183,7 +170,7 @@ cli "$T/none" pod web-0 -n shop --agent "$HG_AGENT_URL"
 
 # 4. the API server hangs, then is gone: fail closed, in bounded time
 sleep 5.2   # every cached answer has expired
-kill -STOP $DOUBLE_PID
+kill -STOP "$DOUBLE_PID"
 start=$(date +%s%N)
 get alice-token /v1/pods/shop/web-0
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -194,8 +181,8 @@ waited=$(grep -o 'timed out after [0-9]* milliseconds' <<<"$BODY" | grep -o '[0-
 	pass "API server hanging: 503 after $ms ms: $BODY" || fail "hanging API server: $CODE after $ms ms: $BODY"
 get "" /healthz
 [ "$CODE" = 200 ] && pass "/healthz still answers" || fail "healthz while reviews hang: $CODE"
-kill -CONT $DOUBLE_PID
-kill $DOUBLE_PID; wait $DOUBLE_PID 2>/dev/null
+kill -CONT "$DOUBLE_PID"
+kill "$DOUBLE_PID"; wait "$DOUBLE_PID" 2>/dev/null
 get carol-token /v1/denials
 [ "$CODE" = 503 ] && is_error && grep -q "did not answer the TokenReview" <<<"$BODY" &&
 	pass "API server down: 503 with the reason: $BODY" || fail "API server down: $CODE $BODY"

@@ -8,13 +8,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../runc-lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
 
-"$HG_ROOT/$BUILD/kube-double" --template tests/data/kube/pod-template.json --token t0k --node node-a >"$T/double.log" 2>&1 &
-hg_on_exit "kill $!"
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-hg_kubeconfig "$API" t0k >"$T/kubeconfig"
+hg_start_double t0k || exit 1
+hg_kubeconfig "$KUBE_API" t0k >"$T/kubeconfig"
 export HGDIAG_TOKEN=t0k
 
 # add_pod NAME RUNC-NAME: the pod NAME in shop, its container "nginx" the runc container
@@ -23,9 +19,9 @@ add_pod() {
 	pod=$(jq -c --arg n "$1" --arg u "$(hg_runc_pod "$2")" --arg id "containerd://$(hg_runc_id "$2")" '
 		.metadata.name = $n | .metadata.uid = $u | .status.containerStatuses[0].containerID = $id
 		| .status.containerStatuses[0].name = "nginx"' tests/data/kube/pod-template.json)
-	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
 }
-events() { curl -sf "$API/_control/events"; }
+events() { curl -sf "$KUBE_API/_control/events"; }
 metric() { curl -s "$HG_AGENT_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # wait_for JQ_CONDITION_ON_/_control/events [SECONDS]
 wait_for() {
@@ -98,7 +94,7 @@ hg_expect "the denial itself is diagnosed as always" "$l" '.pod == "web-0" and .
 
 # -- an API server that fails, then hangs: denial handling goes on --
 # (the double answers 500 after 5 s; the agent gives up on a request after 3 s)
-curl -sf -X POST --data '{"fail": 500, "delay_ms": 5000}' "$API/_control/events" >/dev/null
+curl -sf -X POST --data '{"fail": 500, "delay_ms": 5000}' "$KUBE_API/_control/events" >/dev/null
 before=$(events | jq '.requests | length')
 for i in 1 2 3 4 5 6; do hg_runc_exec api /usr/bin/provoke touch "/data-$i"; done
 hg_runc_exec api /usr/bin/provoke keyctl
@@ -116,7 +112,7 @@ for _ in $(seq 150); do [ "${f:=$(metric 'hgdiag_kube_events_failed_total{verb="
 	|| fail "failed: $(curl -s "$HG_AGENT_URL/metrics" | grep kube_events)"
 curl -s "$HG_AGENT_URL/healthz" | grep -q ok && pass "the agent answers meanwhile" || fail "no /healthz"
 # The API server recovers: api-1's Events arrive (the 3 its burst admitted, retried)
-curl -sf -X POST --data '{"fail": 0, "delay_ms": 0}' "$API/_control/events" >/dev/null
+curl -sf -X POST --data '{"fail": 0, "delay_ms": 0}' "$KUBE_API/_control/events" >/dev/null
 wait_for '[.events[] | select(.regarding.name == "api-1")] | length == 3' 60 \
 	&& pass "after recovery: the 3 Events of api-1 the rate limit admitted are posted" \
 	|| fail "api-1 Events: $(events | jq -c '[.events[] | select(.regarding.name == "api-1") | .note]')"

@@ -7,19 +7,12 @@
 # every watch closed after 2 s. The double keeps its state while down, as etcd would.
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
-DOUBLE=$HG_ROOT/$BUILD/kube-double
 
 if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
-"$DOUBLE" --template tests/data/kube/pod-template.json --token secret-token --node node-a --control \
-	>"$T/double.log" 2>&1 &
-DOUBLE_PID=$!
-hg_on_exit 'kill $DOUBLE_PID'
-for _ in $(seq 100); do grep -q "control on" "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'listening on http://[0-9.:]*' "$T/double.log" | sed 's/listening on //')
+hg_start_double secret-token --control || exit 1
 CTL=$(grep -o 'control on http://[0-9.:]*' "$T/double.log" | sed 's/control on //')
-hg_kubeconfig "$API" secret-token shop >"$T/kubeconfig"
+hg_kubeconfig "$KUBE_API" secret-token shop >"$T/kubeconfig"
 
 ctl() { curl -sf -X POST ${2:+--data "$2"} "$CTL/_control/$1" >/dev/null || fail "control $1 $2"; }
 hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }

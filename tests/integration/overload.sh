@@ -8,26 +8,10 @@
 # asserts behaviour, never time.
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
-DOUBLE=$HG_ROOT/$BUILD/kube-double
 if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
-"$DOUBLE" --template tests/data/kube/pod-template.json --token secret-token --node node-a >"$T/double.log" 2>&1 &
-DOUBLE_PID=$!
-hg_on_exit 'kill $DOUBLE_PID'
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-cat >"$T/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- {name: test, cluster: {server: $API}}
-contexts:
-- {name: test, context: {cluster: test, user: agent}}
-current-context: test
-users:
-- {name: agent, user: {token: secret-token}}
-KC
+hg_start_double secret-token || exit 1
+hg_kubeconfig "$KUBE_API" secret-token >"$T/kubeconfig"
 AUTH=(-H "Authorization: Bearer secret-token")
 lost() { curl -s "$HG_AGENT_URL/metrics" | awk -v s="hgdiag_events_lost_total{source=\"$1\"}" '$1 == s { print $2 }'; }
 metric() { curl -s "$HG_AGENT_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -62,7 +46,7 @@ pod=$(jq -c --arg u "$UID_" --arg a "containerd://$ID" --arg b "containerd://$(h
 	.metadata.name = "flood-0" | .metadata.uid = $u |
 	.status.containerStatuses[0].containerID = $a | .status.containerStatuses[1].containerID = $b' \
 	tests/data/kube/pod-template.json)
-curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
+curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
 # (other processes of the host in pod cgroups this double does not know may be held too)
 for _ in $(seq 200); do [ "$(metric hgdiag_backlog)" -lt $((held - 4000)) ] && break; sleep 0.1; done
 [ "$(metric hgdiag_backlog)" -lt $((held - 4000)) ] && pass "pod known: its held denials left the backlog ($held -> $(metric hgdiag_backlog))" \

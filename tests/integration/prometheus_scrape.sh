@@ -50,35 +50,15 @@ in_container() {
 }
 
 # --- a second agent, in Kubernetes mode, against the API-server double ---
-(cd "$HG_ROOT" && BUILD=$BUILD tests/kube-double/build.sh) || { echo "cannot build the kube double"; exit 1; }
-"$HG_ROOT/$BUILD/kube-double" --template "$HG_ROOT/tests/data/kube/pod-template.json" \
-	--token secret-token --node node-a >"$T/double.log" 2>&1 &
-DOUBLE_PID=$!
-hg_on_exit 'kill $DOUBLE_PID'
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-[ -n "$API" ] || { echo "kube double did not start:"; cat "$T/double.log"; exit 1; }
-cat >"$T/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: "$API"}
-contexts:
-- name: test
-  context: {cluster: test, user: agent}
-current-context: test
-users:
-- name: agent
-  user: {token: secret-token}
-EOF
+hg_start_double secret-token || exit 1
+hg_kubeconfig "$KUBE_API" secret-token >"$T/kubeconfig"
 KPOD_UID=$(cat /proc/sys/kernel/random/uuid)
 NGINX_ID=$(hexid)
 pod=$(jq -c --arg u "$KPOD_UID" --arg a "containerd://$NGINX_ID" --arg b "containerd://$(hexid)" '
 	.metadata.name = "web-0" | .metadata.uid = $u |
 	.status.containerStatuses[0].containerID = $a | .status.containerStatuses[1].containerID = $b' \
 	"$HG_ROOT/tests/data/kube/pod-template.json")
-curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null \
+curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null \
 	|| { echo "kube double refused the pod"; exit 1; }
 NGINX=$(echo "$pod" | jq -r '.status.containerStatuses[0].name')
 KNS=$(echo "$pod" | jq -r '.metadata.namespace')

@@ -5,23 +5,19 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../runc-lib.sh"
 cd "$HG_ROOT"
-BUILD=$BUILD tests/kube-double/build.sh
 
 hg_runc_spec web distroless
 hg_runc_args web /usr/bin/provoke sleep 120
 ID=$(hg_runc_id web)
 POD=$(hg_runc_pod web)
 
-"$HG_ROOT/$BUILD/kube-double" --template tests/data/kube/pod-template.json --token t0k --node node-a >"$T/double.log" 2>&1 &
-hg_on_exit "kill $!"
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
+hg_start_double t0k || exit 1
 pod=$(jq -c --arg u "$POD" --arg id "containerd://$ID" '
 	.metadata.name = "web-0" | .metadata.uid = $u | .status.containerStatuses[0].containerID = $id
 	| .status.containerStatuses[0].name = "nginx"
 	| (.spec.containers[] | select(.name == "nginx")).lifecycle.preStop.exec.command = ["/bin/sh", "-c", "sleep 7"]' tests/data/kube/pod-template.json)
-curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$API/_control/event" >/dev/null
-printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$API" >"$T/kubeconfig"
+curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$pod}" "$KUBE_API/_control/event" >/dev/null
+hg_kubeconfig "$KUBE_API" t0k >"$T/kubeconfig"
 
 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
 # /v1 wants a token the API server accepts (the double's --token user reads everything).
