@@ -496,16 +496,14 @@ for w in "${WORKLOADS[@]}"; do run_workload "$w"; done
 
 # --- Kubernetes mode: the agent reads each pod's spec from the API server (the double) ---
 hg_stop_agent >/dev/null 2>&1
-BUILD=$BUILD "$HG_ROOT/tests/kube-double/build.sh" || fail "kube-double: build"
-"$HG_ROOT/$BUILD/kube-double" --template "$HG_ROOT/tests/data/kube/pod-template.json" --token t0k --node node-a >"$T/double.log" 2>&1 &
-hg_on_exit "kill $!"
-for _ in $(seq 100); do grep -q listening "$T/double.log" && break; sleep 0.05; done
-KUBE_API=$(grep -o 'http://[0-9.:]*' "$T/double.log" | head -1)
-printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "%s"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t0k}\n' "$KUBE_API" >"$T/kubeconfig"
+hg_start_double t0k   # when it fails, KUBE_API is empty: the mode fails below
+hg_kubeconfig "$KUBE_API" t0k >"$T/kubeconfig"
 export HGDIAG_TOKEN=t0k   # /v1 in Kubernetes mode wants a token the API server accepts
 # (--auth-cache-ttl: the loop's queries all come from one token; reviewing it again every
-# 30 s only slows the loop down on a loaded machine.)
-if [ -n "$KUBE_API" ] && hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a --auth-cache-ttl 3600; then
+# 30 s only slows the loop down on a loaded machine. --auth-timeout: under memcheck the
+# agent's own review calls took longer than the default 5 s.)
+if [ -n "$KUBE_API" ] && hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a --auth-cache-ttl 3600 \
+	--auth-timeout $((5 * HG_SLOW)); then
 	for w in "${KUBE_WORKLOADS[@]}"; do run_workload "$w"; done
 else
 	fail "Kubernetes mode: the double or the agent did not start: $(cat "$T/double.log" "$T/agent.err" 2>/dev/null | tail -n 5)"
