@@ -116,16 +116,44 @@ hg_expect() {
 	fi
 }
 
+# HG_CG2: where the cgroup2 hierarchy is mounted: /sys/fs/cgroup/unified on a hybrid host
+# (the v1 controllers at /sys/fs/cgroup), /sys/fs/cgroup on a unified one.
+HG_CG2=/sys/fs/cgroup
+[ -e /sys/fs/cgroup/unified/cgroup.procs ] && HG_CG2=/sys/fs/cgroup/unified
+
 # hg_own_cgroup: moves this test (and what it starts from now on) into a cgroup of its
 # own, so that its denials are not merged with those of other processes on the host.
 hg_own_cgroup() {
-	local root=/sys/fs/cgroup
-	[ -e /sys/fs/cgroup/unified/cgroup.procs ] && root=/sys/fs/cgroup/unified
 	local home
 	home=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
-	HG_CGROUP="$root/hgdiag-test-$$-$RANDOM"
+	HG_CGROUP="$HG_CG2/hgdiag-test-$$-$RANDOM"
 	mkdir "$HG_CGROUP" && echo $$ >"$HG_CGROUP/cgroup.procs" || return 1
-	hg_on_exit "echo \$\$ > '$root$home/cgroup.procs'; rmdir '$HG_CGROUP'"
+	hg_on_exit "echo \$\$ > '$HG_CG2$home/cgroup.procs'; rmdir '$HG_CGROUP'"
+}
+
+# hg_uuid: a new pod uid. hg_hexid: a new container id, 64 lowercase hex digits.
+hg_uuid() { cat /proc/sys/kernel/random/uuid; }
+hg_hexid() { od -An -vtx1 -N32 /dev/urandom | tr -d ' \n'; }
+
+# hg_in_pod POD_UID CONTAINER_ID CMD...: runs CMD, and waits for it, in the kubelet-style
+# cgroup of that container, $HG_CG2/kubepods/besteffort/pod<uid>/<id>: what the agent sees
+# of a container, without a runtime or a rootfs. Returns CMD's status; its stdout is
+# thrown away. Creates the directories missing on the way and removes at exit exactly
+# those, deepest first (after the test's processes in them are gone).
+hg_in_pod() {
+	local dir=$HG_CG2 d
+	for d in kubepods besteffort "pod$1" "$2"; do
+		dir=$dir/$d
+		# mkdir, not a test before it: one made meanwhile by someone else is not ours to remove
+		if mkdir "$dir" 2>/dev/null; then
+			hg_on_exit "rmdir '$dir'"
+		elif [ ! -d "$dir" ]; then
+			echo "cannot create cgroup $dir"
+			return 1
+		fi
+	done
+	shift 2
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$dir" "$@" >/dev/null
 }
 
 # hg_start_double TOKEN [ARGS...]: starts the API-server double (tests/kube-double, built

@@ -122,28 +122,12 @@ else
 fi
 
 # --- the names a real agent exports ---
-CG2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-[ -n "$CG2" ] || { echo "no cgroup2 hierarchy mounted"; exit 1; }
-for d in "$CG2/kubepods" "$CG2/kubepods/besteffort"; do
-	[ -d "$d" ] || hg_on_exit "rmdir '$d'"
-done
-hexid() { head -c 32 /dev/urandom | sha256sum | cut -c1-64; }
-# in_container POD_UID ID CMD...: runs CMD in that container's kubelet-style cgroup.
-in_container() {
-	local pod=$CG2/kubepods/besteffort/pod$1 dir=$CG2/kubepods/besteffort/pod$1/$2
-	shift 2
-	if [ ! -d "$dir" ]; then
-		[ -d "$pod" ] || hg_on_exit "rmdir '$pod'"
-		mkdir -p "$dir" || { echo "cannot create cgroup $dir"; return 1; }
-		hg_on_exit "rmdir '$dir'"
-	fi
-	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$dir" "$@" >/dev/null 2>&1
-}
+[ "$(stat -fc %T "$HG_CG2")" = cgroup2fs ] || { echo "no cgroup2 hierarchy mounted"; exit 1; }
 hg_start_double secret-token || exit 1
 hg_kubeconfig "$KUBE_API" secret-token >"$T/kubeconfig"
-POD_UID=$(cat /proc/sys/kernel/random/uuid)
-CTR_ID=$(hexid)
-pod=$(jq -c --arg u "$POD_UID" --arg a "containerd://$CTR_ID" --arg b "containerd://$(hexid)" '
+POD_UID=$(hg_uuid)
+CTR_ID=$(hg_hexid)
+pod=$(jq -c --arg u "$POD_UID" --arg a "containerd://$CTR_ID" --arg b "containerd://$(hg_hexid)" '
 	.metadata.name = "web-0" | .metadata.uid = $u |
 	.status.containerStatuses[0].containerID = $a | .status.containerStatuses[1].containerID = $b' \
 	"$HG_ROOT/tests/data/kube/pod-template.json")
@@ -270,7 +254,7 @@ sleep 2
 
 mkdir -p "$T/ro"
 mount -t tmpfs -o ro tmpfs "$T/ro" && hg_on_exit "umount -l '$T/ro'"
-in_container "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
+hg_in_pod "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
 a=$(wait_for alerts_firing HgdiagDenialsInNamespace | head -1)
 if [ -n "$a" ]; then
 	hg_expect "a real denial in $POD_NS/web-0 fires HgdiagDenialsInNamespace for namespace $POD_NS" "$a" \

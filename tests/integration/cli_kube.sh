@@ -8,13 +8,10 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
 
-if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
-
 hg_start_double secret-token || exit 1
 # Every kubeconfig here has the context namespace shop.
 hg_kubeconfig "$KUBE_API" secret-token shop >"$T/kubeconfig"
 
-hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # pod NS NAME NODE UID ID1 ID2 [LABELS_JSON]: a pod like the recorded one
 pod() {
 	jq -c --arg ns "$1" --arg n "$2" --arg node "$3" --arg u "$4" --arg a "containerd://$5" \
@@ -28,13 +25,12 @@ add() { curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod "$@")}" "$
 proxy() {   # NS NAME URL: where the double's pod proxy of NS/NAME goes
 	curl -sf -X POST --data "{\"namespace\":\"$1\",\"name\":\"$2\",\"url\":\"$3\"}" "$KUBE_API/_control/proxy" >/dev/null
 }
-uuid() { cat /proc/sys/kernel/random/uuid; }
 AGENT_LABELS='{"app.kubernetes.io/name":"hgdiag","app.kubernetes.io/component":"agent"}'
 
-U1=$(uuid); A1=$(hexid); B1=$(hexid)
+U1=$(hg_uuid); A1=$(hg_hexid); B1=$(hg_hexid)
 add shop web-0 node-a "$U1" "$A1" "$B1"
-add shop lonely-0 node-b "$(uuid)" "$(hexid)" "$(hexid)"
-add hgdiag hgdiag-agent-7xk2p node-a "$(uuid)" "$(hexid)" "$(hexid)" "$AGENT_LABELS"
+add shop lonely-0 node-b "$(hg_uuid)" "$(hg_hexid)" "$(hg_hexid)"
+add hgdiag hgdiag-agent-7xk2p node-a "$(hg_uuid)" "$(hg_hexid)" "$(hg_hexid)" "$AGENT_LABELS"
 
 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
 proxy hgdiag hgdiag-agent-7xk2p "$HG_AGENT_URL"
@@ -42,10 +38,7 @@ for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_U
 
 mkdir -p "$T/ro" && mount -t tmpfs -o ro tmpfs "$T/ro"
 hg_on_exit "umount -l '$T/ro'"
-dir="$CG2/kubepods/besteffort/pod$U1/$A1"
-mkdir -p "$dir"
-hg_on_exit "rmdir '$dir' '$CG2/kubepods/besteffort/pod$U1'"
-bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$PROVOKE" mkdir-p "$T/ro/cache/app/tmp" >/dev/null
+hg_in_pod "$U1" "$A1" "$PROVOKE" mkdir-p "$T/ro/cache/app/tmp"
 for _ in $(seq 150); do
 	curl -s -H "Authorization: Bearer secret-token" "$HG_AGENT_URL/v1/pods/shop/web-0" | jq -e '.containers[]? | select(.name == "nginx") | .denials | length > 0' >/dev/null 2>&1 && break
 	sleep 0.1

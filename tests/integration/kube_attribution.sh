@@ -7,12 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
 
-if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
-
 hg_start_double secret-token || exit 1
 hg_kubeconfig "$KUBE_API" secret-token shop >"$T/kubeconfig"
 
-hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # pod_json NAME UID ID1 ID2: a pod like the recorded one, with these names and ids
 pod_json() {
 	jq -c --arg n "$1" --arg u "$2" --arg a "containerd://$3" --arg b "containerd://$4" '
@@ -24,14 +21,6 @@ PODS=()
 add_pod() {
 	curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$KUBE_API/_control/event" >/dev/null
 	PODS+=("$*")
-}
-# in_container UID ID CMD...: runs CMD inside a kubelet-style cgroup, waits for it
-in_container() {
-	local uid=$1 id=$2; shift 2
-	local dir="$CG2/kubepods/besteffort/pod$uid/$id"
-	mkdir -p "$dir"
-	hg_on_exit "rmdir '$dir' '$CG2/kubepods/besteffort/pod$uid'"
-	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$@" >/dev/null
 }
 # /v1 wants a token the API server accepts: the double's --token user may read everything.
 AUTH=(-H "Authorization: Bearer secret-token")
@@ -49,7 +38,7 @@ wait_pod_denial() {   # NS NAME JQ_CONDITION → the matching container object
 mkdir -p "$T/ro" && mount -t tmpfs -o ro tmpfs "$T/ro"
 hg_on_exit "umount -l '$T/ro'"
 
-U1=$(cat /proc/sys/kernel/random/uuid); A1=$(hexid); B1=$(hexid)
+U1=$(hg_uuid); A1=$(hg_hexid); B1=$(hg_hexid)
 add_pod web-0 "$U1" "$A1" "$B1"
 
 hg_start_agent --kubeconfig "$T/kubeconfig" --node-name node-a || exit 1
@@ -58,8 +47,8 @@ for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_U
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_URL/readyz")" = 200 ] && pass "/readyz 200 after the first list" || fail "/readyz never 200"
 
 # 1. pod known before its denial; two containers of one pod
-in_container "$U1" "$A1" "$PROVOKE" touch "$T/ro/nginx.pid"
-in_container "$U1" "$B1" "$PROVOKE" mkdir-p "$T/ro/metrics/dir"
+hg_in_pod "$U1" "$A1" "$PROVOKE" touch "$T/ro/nginx.pid"
+hg_in_pod "$U1" "$B1" "$PROVOKE" mkdir-p "$T/ro/metrics/dir"
 c=$(wait_pod_denial shop web-0 '.name == "nginx" and (.denials | length) > 0')
 hg_expect "denial attributed to shop/web-0/nginx" "$c" ".id == \"$A1\" and .denials[0].kind == \"readonly_fs\" and .denials[0].path == \"$T/ro/nginx.pid\""
 c=$(wait_pod_denial shop web-0 '.name == "metrics" and (.denials | length) > 0')
@@ -71,7 +60,7 @@ hg_expect "live line carries namespace/pod/container" "$l" '.namespace == "shop"
 
 # 1b. a cgroup v1 layout (legacy hosts): the container only in the memory hierarchy
 if [ -d /sys/fs/cgroup/memory ] && [ "$(stat -fc %T /sys/fs/cgroup/memory)" = cgroupfs ]; then
-	U5=$(cat /proc/sys/kernel/random/uuid); A5=$(hexid); B5=$(hexid)
+	U5=$(hg_uuid); A5=$(hg_hexid); B5=$(hg_hexid)
 	add_pod legacy-0 "$U5" "$A5" "$B5"
 	v1="/sys/fs/cgroup/memory/kubepods/besteffort/pod$U5/$A5"
 	mkdir -p "$v1"
@@ -82,8 +71,8 @@ if [ -d /sys/fs/cgroup/memory ] && [ "$(stat -fc %T /sys/fs/cgroup/memory)" = cg
 fi
 
 # 2. the pod appears after its denial
-U2=$(cat /proc/sys/kernel/random/uuid); A2=$(hexid); B2=$(hexid)
-in_container "$U2" "$A2" "$PROVOKE" touch "$T/ro/late.pid"
+U2=$(hg_uuid); A2=$(hg_hexid); B2=$(hg_hexid)
+hg_in_pod "$U2" "$A2" "$PROVOKE" touch "$T/ro/late.pid"
 sleep 0.5
 code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$HG_AGENT_URL/v1/pods/shop/late-0")
 [ "$code" = 404 ] && pass "unknown pod: 404" || fail "unknown pod: HTTP $code"
@@ -94,9 +83,9 @@ hg_expect "denial held until its pod arrived" "$c" ".denials[0].path == \"$T/ro/
 # 3. 410 Gone → relist; a malformed watch line → logged, watch goes on
 curl -sf -X POST --data 'this is { not json' "$KUBE_API/_control/malformed" >/dev/null
 curl -sf -X POST "$KUBE_API/_control/error410" >/dev/null
-U3=$(cat /proc/sys/kernel/random/uuid); A3=$(hexid); B3=$(hexid)
+U3=$(hg_uuid); A3=$(hg_hexid); B3=$(hg_hexid)
 add_pod relisted-0 "$U3" "$A3" "$B3"
-in_container "$U3" "$A3" "$PROVOKE" touch "$T/ro/after410"
+hg_in_pod "$U3" "$A3" "$PROVOKE" touch "$T/ro/after410"
 c=$(wait_pod_denial shop relisted-0 '.name == "nginx" and (.denials | length) > 0')
 hg_expect "attribution after a malformed line and a 410" "$c" ".denials[0].path == \"$T/ro/after410\""
 m=$(curl -s "$HG_AGENT_URL/metrics")
@@ -108,9 +97,9 @@ kill "$DOUBLE_PID"; wait "$DOUBLE_PID" 2>/dev/null
 hg_start_double secret-token --port "$port" || fail "the API-server double did not restart on port $port"
 # The restarted server has the same state (etcd persists it): the same pods, in order.
 for p in "${PODS[@]}"; do set -- $p; curl -sf -X POST --data "{\"type\":\"ADDED\",\"object\":$(pod_json "$@")}" "$KUBE_API/_control/event" >/dev/null; done
-U4=$(cat /proc/sys/kernel/random/uuid); A4=$(hexid); B4=$(hexid)
+U4=$(hg_uuid); A4=$(hg_hexid); B4=$(hg_hexid)
 add_pod restarted-0 "$U4" "$A4" "$B4"
-in_container "$U4" "$A4" "$PROVOKE" touch "$T/ro/after-restart"
+hg_in_pod "$U4" "$A4" "$PROVOKE" touch "$T/ro/after-restart"
 c=$(wait_pod_denial shop restarted-0 '.name == "nginx" and (.denials | length) > 0')
 hg_expect "attribution after the API server restarted" "$c" ".denials[0].path == \"$T/ro/after-restart\""
 echo "$m" | grep -q '^hgdiag_pods_tracked [1-9]' && pass "hgdiag_pods_tracked counts pods" || fail "pods_tracked: $(echo "$m" | grep pods_tracked)"

@@ -9,14 +9,11 @@
 # it for the TokenReview that hangs).
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
 hg_start_double agent-token --users tests/data/kube/users.json || exit 1
 hg_kubeconfig "$KUBE_API" agent-token default >"$T/agent.kc"
 for u in alice bob carol mallory; do hg_kubeconfig "$KUBE_API" "$u-token" shop >"$T/$u.kc"; done
 
-hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
 add() {   # NS NAME UID ID [LABELS_JSON]
 	local pod
 	pod=$(jq -c --arg ns "$1" --arg n "$2" --arg u "$3" --arg a "containerd://$4" --argjson l "${5:-null}" '
@@ -27,10 +24,10 @@ add() {   # NS NAME UID ID [LABELS_JSON]
 }
 stat_of() { curl -s "$KUBE_API/_control/stats" | jq -r ".$1"; }
 
-U1=$(uuid); A1=$(hexid); U2=$(uuid); A2=$(hexid)
+U1=$(hg_uuid); A1=$(hg_hexid); U2=$(hg_uuid); A2=$(hg_hexid)
 add shop web-0 "$U1" "$A1"
 add kube-system etcd-0 "$U2" "$A2"
-add hgdiag hgdiag-agent-x "$(uuid)" "$(hexid)" '{"app.kubernetes.io/name":"hgdiag","app.kubernetes.io/component":"agent"}'
+add hgdiag hgdiag-agent-x "$(hg_uuid)" "$(hg_hexid)" '{"app.kubernetes.io/name":"hgdiag","app.kubernetes.io/component":"agent"}'
 
 AUTH_T=$((2 * HG_SLOW))   # --auth-timeout, seconds
 hg_start_agent --kubeconfig "$T/agent.kc" --node-name node-a --auth-cache-ttl 5 --auth-timeout $AUTH_T || exit 1
@@ -41,14 +38,8 @@ for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$HG_AGENT_U
 # A denial in each pod, and one from a host process (a container outside any pod).
 mkdir -p "$T/ro" && mount -t tmpfs -o ro tmpfs "$T/ro"
 hg_on_exit "umount -l '$T/ro'"
-in_pod() {   # UID ID CMD...
-	local dir="$CG2/kubepods/besteffort/pod$1/$2"; shift 2
-	mkdir -p "$dir"
-	hg_on_exit "rmdir '$dir' '${dir%/*}'"
-	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$@" >/dev/null
-}
-in_pod "$U1" "$A1" "$PROVOKE" mkdir-p "$T/ro/web/cache"
-in_pod "$U2" "$A2" "$PROVOKE" mkdir-p "$T/ro/etcd/data"
+hg_in_pod "$U1" "$A1" "$PROVOKE" mkdir-p "$T/ro/web/cache"
+hg_in_pod "$U2" "$A2" "$PROVOKE" mkdir-p "$T/ro/etcd/data"
 hg_own_cgroup
 "$PROVOKE" touch "$T/ro/host.pid" >/dev/null
 hg_wait_denial ".path == \"$T/ro/host.pid\"" 15 >/dev/null || fail "no host denial"

@@ -8,32 +8,24 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
 
-if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
-
 hg_start_double secret-token --control || exit 1
 CTL=$(grep -o 'control on http://[0-9.:]*' "$T/double.log" | sed 's/control on //')
 hg_kubeconfig "$KUBE_API" secret-token shop >"$T/kubeconfig"
 
 ctl() { curl -sf -X POST ${2:+--data "$2"} "$CTL/_control/$1" >/dev/null || fail "control $1 $2"; }
-hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # new_pod NAME: adds a pod like the recorded one (through the control port: also while the
 # API is down) and sets UID, ID (its first container, "nginx") for the caller
 new_pod() {
-	UID_=$(cat /proc/sys/kernel/random/uuid); ID=$(hexid)
+	UID_=$(hg_uuid); ID=$(hg_hexid)
 	local pod
-	pod=$(jq -c --arg n "$1" --arg u "$UID_" --arg a "containerd://$ID" --arg b "containerd://$(hexid)" '
+	pod=$(jq -c --arg n "$1" --arg u "$UID_" --arg a "containerd://$ID" --arg b "containerd://$(hg_hexid)" '
 		.metadata.name = $n | .metadata.uid = $u |
 		.status.containerStatuses[0].containerID = $a |
 		.status.containerStatuses[1].containerID = $b' tests/data/kube/pod-template.json)
 	ctl event "{\"type\":\"ADDED\",\"object\":$pod}"
 }
 # refuse NAME: one read-only-filesystem refusal of "$T/ro/NAME" in the last new_pod's container
-refuse() {
-	local dir="$CG2/kubepods/besteffort/pod$UID_/$ID"
-	mkdir -p "$dir"
-	hg_on_exit "rmdir '$dir' '$CG2/kubepods/besteffort/pod$UID_'"
-	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$PROVOKE" touch "$T/ro/$1" >/dev/null
-}
+refuse() { hg_in_pod "$UID_" "$ID" "$PROVOKE" touch "$T/ro/$1"; }
 AUTH=(-H "Authorization: Bearer secret-token")
 # attributed POD FILE: the pod's document names the refusal of FILE under container nginx
 # with count 1 (waits up to 20 s)

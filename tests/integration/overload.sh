@@ -8,7 +8,6 @@
 # asserts behaviour, never time.
 . "$(dirname "$0")/../lib.sh"
 cd "$HG_ROOT"
-if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then CG2=/sys/fs/cgroup/unified; else CG2=/sys/fs/cgroup; fi
 
 hg_start_double secret-token || exit 1
 hg_kubeconfig "$KUBE_API" secret-token >"$T/kubeconfig"
@@ -16,7 +15,6 @@ AUTH=(-H "Authorization: Bearer secret-token")
 lost() { curl -s "$HG_AGENT_URL/metrics" | awk -v s="hgdiag_events_lost_total{source=\"$1\"}" '$1 == s { print $2 }'; }
 metric() { curl -s "$HG_AGENT_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$HG_AGENT_PID/status"; }
-hexid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 mkdir -p "$T/ro" && mount -t tmpfs -o ro tmpfs "$T/ro"
 hg_on_exit "umount -l '$T/ro'"
 
@@ -28,11 +26,8 @@ rss0=$(rss)
 # 1. backlog and store full: 6,000 distinct refusals in the container of a pod the API
 # server does not know yet. The backlog holds 4,096; the rest is recorded at once without
 # the pod, and the container's store keeps 512 distinct denials.
-UID_=$(cat /proc/sys/kernel/random/uuid); ID=$(hexid)
-dir="$CG2/kubepods/besteffort/pod$UID_/$ID"
-mkdir -p "$dir"
-hg_on_exit "rmdir '$dir' '$CG2/kubepods/besteffort/pod$UID_'"
-bash -c 'echo $$ > "$0/cgroup.procs"; for ((i = 0; i < 6000; i++)); do : > "$1/held-$i"; done 2>/dev/null' "$dir" "$T/ro"
+UID_=$(hg_uuid); ID=$(hg_hexid)
+hg_in_pod "$UID_" "$ID" bash -c 'for ((i = 0; i < 6000; i++)); do : > "$1/held-$i"; done 2>/dev/null' bash "$T/ro"
 for _ in $(seq 100); do [ "${b:-0}" -gt 0 ] && [ "$(lost store)" -gt 0 ] && break; b=$(lost backlog); sleep 0.1; done
 backlog_lost=$(lost backlog); store_lost=$(lost store)
 [ "${backlog_lost:-0}" -gt 0 ] && pass "backlog full: hgdiag_events_lost_total{source=\"backlog\"} $backlog_lost" \
@@ -42,7 +37,7 @@ backlog_lost=$(lost backlog); store_lost=$(lost store)
 held=$(metric hgdiag_backlog)
 [ "$held" -le "$(metric hgdiag_backlog_max)" ] && [ "$held" -gt 0 ] && pass "hgdiag_backlog $held of $(metric hgdiag_backlog_max)" \
 	|| fail "backlog gauge: $held"
-pod=$(jq -c --arg u "$UID_" --arg a "containerd://$ID" --arg b "containerd://$(hexid)" '
+pod=$(jq -c --arg u "$UID_" --arg a "containerd://$ID" --arg b "containerd://$(hg_hexid)" '
 	.metadata.name = "flood-0" | .metadata.uid = $u |
 	.status.containerStatuses[0].containerID = $a | .status.containerStatuses[1].containerID = $b' \
 	tests/data/kube/pod-template.json)
@@ -57,7 +52,7 @@ n=$(curl -s "${AUTH[@]}" "$HG_AGENT_URL/v1/pods/shop/flood-0" | jq '[.containers
 # 2. ring buffer full: the agent stopped while a process of a cgroup of its own is refused
 # 5,000 times, each a new path (a 1 MiB ring buffer holds about 3,000 samples)
 hg_own_cgroup || exit 1   # the test's own denials below: a store entry of their own
-flood="$CG2/hgdiag-flood-$$"
+flood="$HG_CG2/hgdiag-flood-$$"
 mkdir "$flood" && hg_on_exit "rmdir '$flood'"
 rb0=$(lost ebpf_ringbuf)
 kill -STOP "$HG_AGENT_PID"

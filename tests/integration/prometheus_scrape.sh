@@ -28,33 +28,15 @@ fi
 grep -q '^# TYPE hgdiag_denials_total counter' "$T/metrics.txt" \
 	&& pass "hgdiag_denials_total is typed counter" || fail "no TYPE line for hgdiag_denials_total"
 
-# --- kubelet-style container cgroups on the cgroup2 hierarchy ---
-CG2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-[ -n "$CG2" ] || { echo "no cgroup2 hierarchy mounted"; exit 1; }
-# Remove only what this test created, deepest first (after its processes are gone).
-for d in "$CG2/kubepods" "$CG2/kubepods/besteffort"; do
-	[ -d "$d" ] || hg_on_exit "rmdir '$d'"
-done
-hexid() { head -c 32 /dev/urandom | sha256sum | cut -c1-64; }
-
-# in_container POD_UID ID CMD...: runs CMD in that container's cgroup, waits for it.
-in_container() {
-	local pod=$CG2/kubepods/besteffort/pod$1 dir=$CG2/kubepods/besteffort/pod$1/$2
-	shift 2
-	if [ ! -d "$dir" ]; then
-		[ -d "$pod" ] || hg_on_exit "rmdir '$pod'"
-		mkdir -p "$dir" || { echo "cannot create cgroup $dir"; return 1; }
-		hg_on_exit "rmdir '$dir'"
-	fi
-	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$dir" "$@" >/dev/null 2>&1
-}
+# --- kubelet-style container cgroups on the cgroup2 hierarchy (hg_in_pod) ---
+[ "$(stat -fc %T "$HG_CG2")" = cgroup2fs ] || { echo "no cgroup2 hierarchy mounted"; exit 1; }
 
 # --- a second agent, in Kubernetes mode, against the API-server double ---
 hg_start_double secret-token || exit 1
 hg_kubeconfig "$KUBE_API" secret-token >"$T/kubeconfig"
-KPOD_UID=$(cat /proc/sys/kernel/random/uuid)
-NGINX_ID=$(hexid)
-pod=$(jq -c --arg u "$KPOD_UID" --arg a "containerd://$NGINX_ID" --arg b "containerd://$(hexid)" '
+KPOD_UID=$(hg_uuid)
+NGINX_ID=$(hg_hexid)
+pod=$(jq -c --arg u "$KPOD_UID" --arg a "containerd://$NGINX_ID" --arg b "containerd://$(hg_hexid)" '
 	.metadata.name = "web-0" | .metadata.uid = $u |
 	.status.containerStatuses[0].containerID = $a | .status.containerStatuses[1].containerID = $b' \
 	"$HG_ROOT/tests/data/kube/pod-template.json")
@@ -164,10 +146,10 @@ mkdir -p "$T/ro"
 mount -t tmpfs -o ro tmpfs "$T/ro" && hg_on_exit "umount -l '$T/ro'"
 
 # --- standalone: a container no pod names; container label = its 12-hex id ---
-POD_UID=$(cat /proc/sys/kernel/random/uuid)
-CTR_ID=$(hexid)
+POD_UID=$(hg_uuid)
+CTR_ID=$(hg_hexid)
 SHORT_ID=${CTR_ID:0:12}
-in_container "$POD_UID" "$CTR_ID" "$PROVOKE" as 65532 "$PROVOKE" bind 80
+hg_in_pod "$POD_UID" "$CTR_ID" "$PROVOKE" as 65532 "$PROVOKE" bind 80
 q="hgdiag_denials_total{job=\"hgdiag\",kind=\"capability\",container=\"$SHORT_ID\"}"
 s=$(prom_wait_value "$q" 1 30)
 if [ -n "$s" ]; then
@@ -179,7 +161,7 @@ else
 	fail "no capability series in Prometheus: $(prom_query "hgdiag_denials_total{job=\"hgdiag\"}")"
 fi
 
-in_container "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
+hg_in_pod "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
 q="hgdiag_denials_total{job=\"hgdiag\",kind=\"readonly_fs\",container=\"$SHORT_ID\"}"
 s=$(prom_wait_value "$q" 1 30)
 if [ -n "$s" ]; then
@@ -190,8 +172,8 @@ else
 fi
 
 # The counter keeps counting: two more refusals of the same kind raise it to >= 3.
-in_container "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
-in_container "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
+hg_in_pod "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
+hg_in_pod "$POD_UID" "$CTR_ID" "$PROVOKE" touch "$T/ro/app.pid"
 s=$(prom_wait_value "$q" 3 30)
 [ -n "$s" ] && pass "counter rises with repeated denials: $(echo "$s" | jq -r '.value[1]')" \
 	|| fail "counter did not reach 3: $(prom_query "$q")"
@@ -206,7 +188,7 @@ hg_expect "hgdiag_build_info = 1 with version and kernel" "$s" \
 	'(.metric.version | length) > 0 and (.metric.kernel | length) > 0'
 
 # --- Kubernetes mode: namespace, pod and container name ---
-in_container "$KPOD_UID" "$NGINX_ID" "$PROVOKE" touch "$T/ro/nginx.pid"
+hg_in_pod "$KPOD_UID" "$NGINX_ID" "$PROVOKE" touch "$T/ro/nginx.pid"
 q="hgdiag_denials_total{job=\"hgdiag-kube\",namespace=\"$KNS\",pod=\"web-0\",container=\"$NGINX\"}"
 s=$(prom_wait_value "$q" 1 30)
 if [ -n "$s" ]; then
