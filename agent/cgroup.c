@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "cgroup.h"
 #include "util.h"
@@ -406,22 +408,50 @@ static uint64_t walks;   /* under id_cache.lock */
 
 #define FILEID_KERNFS 0xfe   /* the kernel's exportfs.h: no uapi header has it */
 
-/* Whether no cgroup has this id any more, known without a walk: a cgroup2 id is the
- * kernfs node id the file handles of cgroupfs carry (FILEID_KERNFS), and open_by_handle_at
- * answers ESTALE for a removed node. Without CAP_DAC_READ_SEARCH (the agent keeps it), or
- * on a kernel without cgroup2 handles, false: the walk decides. Every /v1 request asks
- * for the cgroups of gone containers, and each walk reads the whole tree. */
-static bool cgroup_gone(uint64_t id)
+static int open_cgroup_handle(int mnt, uint64_t id)
 {
 	union {
 		struct file_handle fh;
 		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
 	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
 	memcpy(h.fh.f_handle, &id, sizeof(id));
+	return open_by_handle_at(mnt, &h.fh, O_RDONLY | O_CLOEXEC);
+}
+
+/* Whether ESTALE from a cgroup2 file handle can be trusted: the directory is a cgroup2
+ * mount (another file system, e.g. the tmpfs of a cgroup v1 host, answers ESTALE for
+ * any kernfs handle) and its own root opens by id. */
+static bool handles_work;
+static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
+
+static void check_handles(void)
+{
+	struct statfs sf;
+	struct stat st;
+	_cleanup_close_ int mnt = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mnt < 0 || fstatfs(mnt, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC || fstat(mnt, &st) < 0)
+		return;
+	int fd = open_cgroup_handle(mnt, (uint64_t)st.st_ino);
+	if (fd >= 0) {
+		close(fd);
+		handles_work = true;
+	}
+}
+
+/* Whether no cgroup has this id any more, known without a walk: a cgroup2 id is the
+ * kernfs node id the file handles of cgroupfs carry (FILEID_KERNFS), and open_by_handle_at
+ * answers ESTALE for a removed node. Without CAP_DAC_READ_SEARCH (the agent keeps it), or
+ * on a kernel without cgroup2 handles, false: the walk decides. Every /v1 request asks
+ * for the cgroups of gone containers, and each walk reads the whole tree. */
+bool hg_cgroup_gone(uint64_t id)
+{
+	pthread_once(&handles_once, check_handles);
+	if (!handles_work || id == 0)
+		return false;
 	_cleanup_close_ int mnt = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mnt < 0)
 		return false;
-	int fd = open_by_handle_at(mnt, &h.fh, O_RDONLY | O_CLOEXEC);
+	int fd = open_cgroup_handle(mnt, id);
 	if (fd >= 0) {
 		close(fd);
 		return false;
@@ -470,7 +500,7 @@ int hg_cgroup_path_from_id(uint64_t id, char *path, size_t size)
 		r = 0;
 		snprintf(rel, sizeof(rel), "/");
 	} else {
-		if (cgroup_gone(id))
+		if (hg_cgroup_gone(id))
 			return -ENOENT;
 		int fd = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)

@@ -51,5 +51,9 @@ void hg_cgroup_cache_clear(void);
 /* How many walks of the cgroup2 tree path_from_id made (a removed cgroup needs none where
  * the kernel resolves cgroup2 file handles). */
 uint64_t hg_cgroup_walks(void);
+/* True only when the cgroup of this id is known to be removed (its cgroup2 file handle is
+ * stale): no process can be in it, so nothing more can happen there. False when it exists
+ * or when this host cannot tell (no cgroup2 mount, no file handles). Thread-safe. */
+bool hg_cgroup_gone(uint64_t id);
 
 #endif

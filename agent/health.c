@@ -124,6 +124,7 @@ static void fill_probe(struct hg_agent_metrics *m, struct hg_probe *probe, const
 	add_count(m->events_lost, &m->n_events_lost, "ebpf_missed_runs", hg_probe_missed_runs(probe));
 	if (hg_probe_ringbuf_usage(probe, &m->ringbuf_size_bytes, &m->ringbuf_used_bytes) < 0)
 		m->ringbuf_size_bytes = m->ringbuf_used_bytes = 0;
+	hg_probe_count_keys(probe, &m->count_map_keys, &m->count_map_max_keys, &m->count_map_evicted);
 	m->bpf_stats_enabled = bpf_stats_enabled();
 	if (m->bpf_stats_enabled) {
 		struct hg_prog_stats ps[HG_METRICS_PROGS_MAX];

@@ -20,6 +20,7 @@
 #include "backlog.h"
 #include "classify.h"
 #include "caps.h"
+#include "cgroup.h"
 #include "diagnosis.h"
 #include "events.h"
 #include <curl/curl.h>
@@ -354,6 +355,25 @@ static void read_counts(uint64_t now_ms, void *ctx)
 	hg_probe_read_counts(a->parts.probe, hg_pipeline_on_count, &a->parts.pl);
 }
 
+static bool cgroup_gone(uint64_t cgroup_id, void *ctx)
+{
+	(void)ctx;
+	return hg_cgroup_gone(cgroup_id);
+}
+
+/* Keys of removed containers leave the kernel's count map (their totals are kept in the
+ * store): with pods coming and going it would otherwise fill, and every new key's denials
+ * would then travel the ring buffer one by one. */
+#define EVICT_MS 30000
+static void evict_gone_counts(uint64_t now_ms, void *ctx)
+{
+	struct agent *a = ctx;
+	(void)now_ms;
+	int r = hg_probe_evict_counts(a->parts.probe, cgroup_gone, NULL, hg_pipeline_on_count, &a->parts.pl);
+	if (r < 0)
+		fprintf(stderr, "hgdiag-agent: cannot evict the counts of removed cgroups: %s\n", strerror(-r));
+}
+
 #define BACKLOG_MAX_AGE_NS (30ull * 1000000000ull)
 
 /* The pod watcher saw a change: records waiting for their pod may have one now. */
@@ -419,6 +439,7 @@ static int setup_loop(struct agent *a)
 	    (p->audit_file &&
 	     (r = hg_loop_add_fd(a->loop, hg_audit_file_fd(p->audit_file), on_audit_file, a)) < 0) ||
 	    (r = hg_loop_add_timer(a->loop, 250, read_counts, a)) < 0 ||
+	    (r = hg_loop_add_timer(a->loop, EVICT_MS, evict_gone_counts, a)) < 0 ||
 	    (r = hg_loop_add_timer(a->loop, 0, attribute_on_pod_change, a)) < 0 ||
 	    (r = hg_loop_add_timer(a->loop, 1000, each_second, a)) < 0 ||
 	    (a->state_path[0] && (r = hg_loop_add_timer(a->loop, save_ms, save_state_now, a)) < 0) ||

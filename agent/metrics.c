@@ -241,6 +241,17 @@ static void write_agent(FILE *f, const struct hg_agent_metrics *a, const struct 
 		       "Bytes of the BPF ring buffer not yet consumed.");
 		fprintf(f, "hgdiag_ringbuf_used_bytes %" PRIu64 "\n", a->ringbuf_used_bytes);
 	}
+	if (a->count_map_max_keys) {
+		/* Full, every new key's denials travel the ring buffer one by one. */
+		header(f, "hgdiag_count_map_keys", "gauge",
+		       "Keys (container, kind, syscall, path) in the kernel's count map.");
+		fprintf(f, "hgdiag_count_map_keys %" PRIu64 "\n", a->count_map_keys);
+		header(f, "hgdiag_count_map_max_keys", "gauge", "Size of the kernel's count map.");
+		fprintf(f, "hgdiag_count_map_max_keys %" PRIu64 "\n", a->count_map_max_keys);
+		header(f, "hgdiag_count_map_evicted_total", "counter",
+		       "Keys of removed cgroups taken out of the count map, their totals kept.");
+		fprintf(f, "hgdiag_count_map_evicted_total %" PRIu64 "\n", a->count_map_evicted);
+	}
 	if (a->n_hooks) {
 		size_t n = a->n_hooks < HG_METRICS_HOOKS_MAX ? a->n_hooks : HG_METRICS_HOOKS_MAX;
 		header(f, "hgdiag_probe_hooks", "gauge",

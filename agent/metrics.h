@@ -47,6 +47,9 @@ struct hg_agent_metrics {
 	struct hg_metric_count events_lost[HG_METRICS_SOURCES_MAX];  /* label: source */
 	size_t n_events_lost;
 	uint64_t ringbuf_size_bytes, ringbuf_used_bytes;  /* 0 size: not reported */
+	/* The kernel's count map: keys in it, its size (0: not reported), keys of removed
+	 * cgroups taken out. */
+	uint64_t count_map_keys, count_map_max_keys, count_map_evicted;
 	uint64_t backlog, backlog_max;                    /* records waiting in user space */
 	bool kubernetes;                  /* kube metrics only in Kubernetes mode */
 	bool kube_events;                 /* the Event poster runs: the three below are valid */

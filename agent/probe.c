@@ -12,6 +12,7 @@
 #include "caps.h"
 #include "probe.h"
 #include "errmsg.h"
+#include "util.h"
 #include "hgdiag.skel.h"
 
 /* Last total reported per key: read_counts reports only keys whose count moved. */
@@ -19,6 +20,7 @@ struct last_count {
 	struct hg_key key;
 	uint64_t total;
 	bool used;
+	bool gone;   /* removed from the kernel's map: dropped at the next rebuild */
 };
 #define LAST_COUNTS_SIZE 32768   /* a power of two, twice the map's max_entries */
 
@@ -32,6 +34,9 @@ struct hg_probe {
 	hg_probe_event_fn fn;
 	void *ctx;
 	int ncpus;
+	bool no_batch;        /* the kernel has no batch lookups: read the map key by key */
+	uint64_t keys;        /* keys in the map at the last read_counts (metrics read it) */
+	uint64_t evicted;     /* keys of removed cgroups taken out of the map */
 	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
 	int nforms;
 };
@@ -469,37 +474,213 @@ static bool count_moved(struct hg_probe *p, const struct hg_key *key, uint64_t t
 	return true;   /* table full (cannot happen below 2x max_entries): report */
 }
 
-int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx)
+/* Rebuilds the table of last totals without the keys marked gone (open addressing: a
+ * slot cannot simply be emptied, the keys after it would be lost). */
+static int drop_gone_counts(struct hg_probe *p)
+{
+	struct last_count *old = p->last;
+	p->last = calloc(LAST_COUNTS_SIZE, sizeof(*p->last));
+	if (!p->last) {
+		p->last = old;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < LAST_COUNTS_SIZE; i++) {
+		if (!old[i].used || old[i].gone)
+			continue;
+		for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
+			struct last_count *e = last_slot(p, &old[i].key, n);
+			if (!e->used) {
+				*e = old[i];
+				break;
+			}
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static void mark_gone(struct hg_probe *p, const struct hg_key *key)
+{
+	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
+		struct last_count *e = last_slot(p, key, n);
+		if (!e->used)
+			return;
+		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
+			e->gone = true;
+			return;
+		}
+	}
+}
+
+/* Calls each(key, total) for every key of the kernel's map: in batches of COUNT_BATCH
+ * keys (one bpf() call each) where the kernel has batch lookups (5.6), else key by key. */
+#define COUNT_BATCH 1024
+typedef void (*each_count_fn)(struct hg_probe *p, const struct hg_key *key, uint64_t total,
+			      void *ctx);
+
+static uint64_t sum_cpus(const struct hg_probe *p, const struct hg_count *v)
+{
+	uint64_t total = 0;
+	for (int c = 0; c < p->ncpus; c++)
+		total += v[c].count;
+	return total;
+}
+
+static int each_count_one_by_one(struct hg_probe *p, each_count_fn each, void *ctx)
 {
 	int fd = bpf_map__fd(p->skel->maps.counts);
 	struct hg_key key, next;
-	struct hg_count *values = calloc(p->ncpus, sizeof(*values));
+	_cleanup_free_ struct hg_count *values = calloc(p->ncpus, sizeof(*values));
 	bool first = true;
-	int r = 0;
-
 	if (!values)
 		return -ENOMEM;
-	if (!p->last && !(p->last = calloc(LAST_COUNTS_SIZE, sizeof(*p->last)))) {
-		free(values);
-		return -ENOMEM;
-	}
 	for (;;) {
-		if (bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
-			r = errno == ENOENT ? 0 : -errno;
-			break;
-		}
+		if (bpf_map_get_next_key(fd, first ? NULL : &key, &next))
+			return errno == ENOENT ? 0 : -errno;
 		first = false;
 		key = next;
 		if (bpf_map_lookup_elem(fd, &key, values))
 			continue;   /* deleted meanwhile */
-		uint64_t total = 0;
-		for (int c = 0; c < p->ncpus; c++)
-			total += values[c].count;
-		if (count_moved(p, &key, total) && !fn(&key, total, ctx))
-			forget_count(p, &key);
+		each(p, &key, sum_cpus(p, values), ctx);
 	}
-	free(values);
-	return r;
+}
+
+static int each_count(struct hg_probe *p, each_count_fn each, void *ctx)
+{
+	if (p->no_batch)
+		return each_count_one_by_one(p, each, ctx);
+	int fd = bpf_map__fd(p->skel->maps.counts);
+	_cleanup_free_ struct hg_key *keys = calloc(COUNT_BATCH, sizeof(*keys));
+	_cleanup_free_ struct hg_count *values = calloc((size_t)COUNT_BATCH * p->ncpus, sizeof(*values));
+	uint32_t token = 0;
+	bool first = true;
+	if (!keys || !values)
+		return -ENOMEM;
+	for (;;) {
+		__u32 n = COUNT_BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, values, &n, NULL);
+		int e = r < 0 ? errno : 0;
+		if (r < 0 && e != ENOENT) {
+			if (first && (e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP)) {
+				p->no_batch = true;   /* before 5.6 */
+				return each_count_one_by_one(p, each, ctx);
+			}
+			return -e;
+		}
+		first = false;
+		for (__u32 i = 0; i < n; i++)
+			each(p, &keys[i], sum_cpus(p, &values[(size_t)i * p->ncpus]), ctx);
+		if (e == ENOENT)
+			return 0;
+	}
+}
+
+struct read_ctx {
+	hg_probe_count_fn fn;
+	void *ctx;
+	uint64_t keys;
+};
+
+static void report_moved(struct hg_probe *p, const struct hg_key *key, uint64_t total, void *ctx)
+{
+	struct read_ctx *rc = ctx;
+	rc->keys++;
+	if (count_moved(p, key, total) && !rc->fn(key, total, rc->ctx))
+		forget_count(p, key);
+}
+
+static int ensure_last(struct hg_probe *p)
+{
+	if (!p->last && !(p->last = calloc(LAST_COUNTS_SIZE, sizeof(*p->last))))
+		return -ENOMEM;
+	return 0;
+}
+
+int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx)
+{
+	int r = ensure_last(p);
+	if (r < 0)
+		return r;
+	struct read_ctx rc = { .fn = fn, .ctx = ctx };
+	if ((r = each_count(p, report_moved, &rc)) < 0)
+		return r;
+	__atomic_store_n(&p->keys, rc.keys, __ATOMIC_RELAXED);
+	return 0;
+}
+
+struct evict_ctx {
+	hg_probe_gone_fn gone;
+	void *gone_ctx;
+	hg_probe_count_fn fn;
+	void *ctx;
+	struct hg_key *doomed;
+	size_t n, cap;
+	int err;
+};
+
+static void collect_gone(struct hg_probe *p, const struct hg_key *key, uint64_t total, void *ctx)
+{
+	struct evict_ctx *ec = ctx;
+	(void)p;
+	(void)total;
+	if (ec->err || !ec->gone(key->cgroup_id, ec->gone_ctx))
+		return;
+	if (ec->n == ec->cap) {
+		size_t cap = ec->cap ? 2 * ec->cap : 256;
+		struct hg_key *k = realloc(ec->doomed, cap * sizeof(*k));
+		if (!k) {
+			ec->err = -ENOMEM;
+			return;
+		}
+		ec->doomed = k;
+		ec->cap = cap;
+	}
+	ec->doomed[ec->n++] = *key;
+}
+
+int hg_probe_evict_counts(struct hg_probe *p, hg_probe_gone_fn gone, void *gone_ctx,
+			  hg_probe_count_fn fn, void *ctx)
+{
+	struct evict_ctx ec = { .gone = gone, .gone_ctx = gone_ctx, .fn = fn, .ctx = ctx };
+	int fd = bpf_map__fd(p->skel->maps.counts);
+	int r = ensure_last(p);
+	if (r < 0 || (r = each_count(p, collect_gone, &ec)) < 0 || (r = ec.err) < 0) {
+		free(ec.doomed);
+		return r;
+	}
+	_cleanup_free_ struct hg_count *values = calloc(p->ncpus, sizeof(*values));
+	if (!values) {
+		free(ec.doomed);
+		return -ENOMEM;
+	}
+	int evicted = 0;
+	for (size_t i = 0; i < ec.n; i++) {
+		/* The cgroup is gone, so this total is final: the caller takes it first. A key
+		 * it cannot place yet (its record still waits for its pod) stays. */
+		if (bpf_map_lookup_elem(fd, &ec.doomed[i], values))
+			continue;
+		uint64_t total = sum_cpus(p, values);
+		if (count_moved(p, &ec.doomed[i], total) && !fn(&ec.doomed[i], total, ctx)) {
+			forget_count(p, &ec.doomed[i]);
+			continue;
+		}
+		if (bpf_map_delete_elem(fd, &ec.doomed[i]) == 0) {
+			mark_gone(p, &ec.doomed[i]);
+			evicted++;
+		}
+	}
+	free(ec.doomed);
+	if (evicted && (r = drop_gone_counts(p)) < 0)
+		return r;
+	__atomic_store_n(&p->evicted, p->evicted + (uint64_t)evicted, __ATOMIC_RELAXED);
+	return evicted;
+}
+
+void hg_probe_count_keys(const struct hg_probe *p, uint64_t *keys, uint64_t *max, uint64_t *evicted)
+{
+	*keys = __atomic_load_n(&p->keys, __ATOMIC_RELAXED);
+	*max = bpf_map__max_entries(p->skel->maps.counts);
+	*evicted = __atomic_load_n(&p->evicted, __ATOMIC_RELAXED);
 }
 
 int hg_probe_read_stats(struct hg_probe *p, uint64_t out[HG_STAT_MAX])

@@ -67,6 +67,15 @@ int hg_probe_consume(struct hg_probe *p);
 /* Calls fn with the exact total (summed over CPUs) of every key whose total changed
  * since the previous call. */
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx);
+/* Whether no denial can come from this cgroup any more (it was removed). */
+typedef bool (*hg_probe_gone_fn)(uint64_t cgroup_id, void *ctx);
+/* Takes the keys of removed cgroups out of the kernel's map, so that containers coming and
+ * going never fill it: each key's final total goes to fn first (as read_counts does), and
+ * a key fn refuses stays. Returns how many keys were removed, or -errno. */
+int hg_probe_evict_counts(struct hg_probe *p, hg_probe_gone_fn gone, void *gone_ctx,
+			  hg_probe_count_fn fn, void *ctx);
+/* The map's keys at the last read_counts, its size, and the keys evicted so far. */
+void hg_probe_count_keys(const struct hg_probe *p, uint64_t *keys, uint64_t *max, uint64_t *evicted);
 /* The ring buffer's size and the bytes written but not consumed yet. -ENODATA when the
  * positions could not be mapped. */
 int hg_probe_ringbuf_usage(struct hg_probe *p, uint64_t *size, uint64_t *used);

@@ -6,7 +6,8 @@
 # getpgid denial with count 1 under each container's id — never two containers merged,
 # although their processes get the same pids over and over (the last pid is set before
 # each run, so pids are reused on purpose; cgroup ids are not reused by the kernel this
-# soon, so a reused cgroup id cannot be provoked here).
+# soon, so a reused cgroup id cannot be provoked here). Their keys leave the kernel's count
+# map once their cgroups are removed, their totals staying in the store.
 # `CHURN=2000 tests/integration/churn.sh` is the issue's figure (bench/README.md); the
 # store keeps 1024 containers, so beyond that the check of /v1/denials covers the last 1000.
 . "$(dirname "$0")/../lib.sh"
@@ -42,6 +43,13 @@ done
 elapsed=$(( $(date +%s) - start ))
 [ "$bad" = 0 ] && pass "$N containers each refused once ($elapsed s)" || fail "$bad of $N runs did not refuse once"
 hg_runc_sync
+
+# The gone containers' keys leave the kernel's count map (every 30 s), or churn would fill
+# it; the checks below then show that their totals stayed in the store.
+evicted() { curl -s "$HG_AGENT_URL/metrics" | awk '$1 == "hgdiag_count_map_evicted_total" { print $2 }'; }
+for _ in $(seq $((70 * HG_SLOW))); do [ "$(evicted)" -ge "$N" ] 2>/dev/null && break; sleep 1; done
+[ "$(evicted)" -ge "$N" ] 2>/dev/null && pass "the count map let go of the removed containers' keys (hgdiag_count_map_evicted_total $(evicted))" \
+	|| fail "count map: $(evicted) keys evicted, $N containers removed"
 
 # live output: exactly one getpgid line per container, with its own id (the agent sees the
 # whole host: other tests' containers are left out)

@@ -279,6 +279,7 @@ START_TEST(origin_of_live_pid_in_kubepods_cgroup)
 		       memcmp(h.fh.f_handle, &o.cgroup_id, 8) == 0;
 
 	hg_cgroup_cache_clear();
+	ck_assert(!hg_cgroup_gone(o.cgroup_id));
 	ck_assert_int_eq(hg_cgroup_path_from_id(o.cgroup_id, back, sizeof(back)), 0);
 	ck_assert_str_eq(back, rel);
 	/* Second time from the cache, same answer. */
@@ -298,8 +299,10 @@ START_TEST(origin_of_live_pid_in_kubepods_cgroup)
 	ck_assert_int_eq(hg_cgroup_path_from_id(o.cgroup_id, back, sizeof(back)), -ENOENT);
 	/* Where the kernel resolves cgroup2 file handles (the id is one), a removed cgroup
 	 * is known without reading the tree. */
-	if (handles)
+	if (handles) {
 		ck_assert_uint_eq(hg_cgroup_walks(), walks);
+		ck_assert(hg_cgroup_gone(o.cgroup_id));
+	}
 }
 END_TEST
 

@@ -61,6 +61,9 @@ static struct hg_agent_metrics full_agent(void)
 	a.events_lost[0] = (struct hg_metric_count){ "ebpf", 7 };
 	a.ringbuf_size_bytes = 262144;
 	a.ringbuf_used_bytes = 4096;
+	a.count_map_keys = 120;
+	a.count_map_max_keys = 16384;
+	a.count_map_evicted = 2000;
 	a.backlog = 3;
 	a.backlog_max = 1024;
 	a.kubernetes = true;
@@ -86,6 +89,9 @@ START_TEST(agent_metrics)
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_events_lost_total{source=\"ebpf\"} 7\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_events_total{source=\"audit\"} 2\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_ringbuf_used_bytes 4096\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_count_map_keys 120\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_count_map_max_keys 16384\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n# TYPE hgdiag_count_map_evicted_total counter\nhgdiag_count_map_evicted_total 2000\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_kube_watch_restarts_total 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_kube_last_sync_age_seconds 2.500\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nhgdiag_pods_tracked 17\n"));

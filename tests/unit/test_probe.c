@@ -2,6 +2,7 @@
 #include <check.h>
 #include "hg_check.h"
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include "cgroup.h"
 #include "probe.h"
 
 struct seen {
@@ -118,6 +121,92 @@ START_TEST(seccomp_refusals_counted_exactly)
 	ck_assert_int_eq(hg_probe_read_stats(p, stats), 0);
 	ck_assert_uint_ge(stats[HG_STAT_DENIALS], 1000);
 	ck_assert_uint_eq(stats[HG_STAT_UNCOUNTED_LOST], 0);
+	hg_probe_close(p);
+}
+END_TEST
+
+/* A child moved into cgroup `dir`, refused `n` getpgid calls. */
+static pid_t refused_child_in(const char *dir, int n)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		char procs[PATH_MAX];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		FILE *f = fopen(procs, "w");
+		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0)
+			_exit(4);
+		scmp_filter_ctx sf = seccomp_init(SCMP_ACT_ALLOW);
+		seccomp_rule_add(sf, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(getpgid), 0);
+		if (seccomp_load(sf) < 0)
+			_exit(3);
+		for (int i = 0; i < n; i++)
+			syscall(__NR_getpgid, 0);
+		_exit(0);
+	}
+	return pid;
+}
+
+static bool removed_cgroup(uint64_t id, void *ctx)
+{
+	return hg_cgroup_gone(id) && id == *(uint64_t *)ctx;
+}
+
+static bool nothing_gone(uint64_t id, void *ctx)
+{
+	(void)id;
+	(void)ctx;
+	return false;
+}
+
+/* Containers come and go: the keys of a removed cgroup leave the kernel's map, after
+ * their final total was taken; one the caller cannot place yet stays. */
+START_TEST(counts_of_removed_cgroups_evicted)
+{
+	struct hg_probe *p;
+	struct seen s = { 0 };
+	char msg[256], dir[PATH_MAX];
+	struct stat st;
+	int status;
+	if (geteuid() != 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/hgdiag-evict-%d", hg_cgroup2_root(), getpid());
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	uint64_t id = st.st_ino;
+	ck_assert_int_eq(hg_probe_open(&p, NULL, on_event, &s, msg, sizeof(msg)), 0);
+
+	s.child = refused_child_in(dir, 100);
+	waitpid(s.child, &status, 0);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	drain(p, &s, 1);
+	ck_assert_uint_eq(s.last.key.cgroup_id, id);
+	ck_assert_int_eq(hg_probe_evict_counts(p, nothing_gone, NULL, on_count, &s), 0);
+	ck_assert_int_eq(hg_probe_evict_counts(p, removed_cgroup, &id, on_count, &s), 0);   /* exists */
+
+	ck_assert_int_eq(rmdir(dir), 0);
+	if (!hg_cgroup_gone(id)) {   /* no cgroup2 file handles here: nothing is ever evicted */
+		ck_assert_int_eq(hg_probe_evict_counts(p, removed_cgroup, &id, on_count, &s), 0);
+		hg_probe_close(p);
+		return;
+	}
+	/* The caller cannot take the total yet (its record waits for its pod): it stays. */
+	s.reject = true;
+	ck_assert_int_eq(hg_probe_evict_counts(p, removed_cgroup, &id, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 100);
+	/* Taken: evicted, and a later read does not see it. */
+	s.reject = false;
+	s.total = 0;
+	ck_assert_int_eq(hg_probe_evict_counts(p, removed_cgroup, &id, on_count, &s), 1);
+	ck_assert_uint_eq(s.total, 100);
+	s.total = 0;
+	ck_assert_int_eq(hg_probe_read_counts(p, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 0);
+	uint64_t keys, max, evicted;
+	hg_probe_count_keys(p, &keys, &max, &evicted);
+	ck_assert_uint_eq(evicted, 1);
+	ck_assert_uint_eq(max, 16384);
+	ck_assert_uint_lt(keys, max);
+	ck_assert_int_eq(hg_probe_evict_counts(p, removed_cgroup, &id, on_count, &s), 0);
 	hg_probe_close(p);
 }
 END_TEST
@@ -261,6 +350,7 @@ int main(void)
 	TCase *tc = tcase_create("kernel");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, seccomp_refusals_counted_exactly);
+	tcase_add_test(tc, counts_of_removed_cgroups_evicted);
 	tcase_add_test(tc, successful_and_uninteresting_errors_are_silent);
 	tcase_add_test(tc, own_failures_are_ignored);
 	tcase_add_test(tc, not_root_is_a_clear_error);
