@@ -137,7 +137,9 @@ static pid_t refused_child_in(const char *dir, int n)
 			_exit(4);
 		scmp_filter_ctx sf = seccomp_init(SCMP_ACT_ALLOW);
 		seccomp_rule_add(sf, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(getpgid), 0);
-		if (seccomp_load(sf) < 0)
+		int r = seccomp_load(sf);
+		seccomp_release(sf);
+		if (r < 0)
 			_exit(3);
 		for (int i = 0; i < n; i++)
 			syscall(__NR_getpgid, 0);
