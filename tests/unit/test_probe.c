@@ -45,15 +45,21 @@ static bool on_count(const struct hg_key *key, uint64_t total, void *ctx)
 	return !s->reject;
 }
 
-/* A child refused `n` getpgid calls by a libseccomp filter. */
-static pid_t refused_child(int n)
+/* A child refused `n` getpgid calls by a libseccomp filter, moved first into cgroup
+ * `dir` unless NULL. */
+static pid_t refused_child_in(const char *dir, int n)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
-		seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(getpgid), 0);
-		int r = seccomp_load(f);
-		seccomp_release(f);
+		char procs[PATH_MAX];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir ? dir : "");
+		FILE *f = dir ? fopen(procs, "w") : NULL;
+		if (dir && (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0))
+			_exit(4);
+		scmp_filter_ctx sf = seccomp_init(SCMP_ACT_ALLOW);
+		seccomp_rule_add(sf, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(getpgid), 0);
+		int r = seccomp_load(sf);
+		seccomp_release(sf);
 		if (r < 0)
 			_exit(3);
 		for (int i = 0; i < n; i++)
@@ -61,6 +67,11 @@ static pid_t refused_child(int n)
 		_exit(0);
 	}
 	return pid;
+}
+
+static pid_t refused_child(int n)
+{
+	return refused_child_in(NULL, n);
 }
 
 static void drain(struct hg_probe *p, struct seen *s, int want_records)
@@ -124,29 +135,6 @@ START_TEST(seccomp_refusals_counted_exactly)
 	hg_probe_close(p);
 }
 END_TEST
-
-/* A child moved into cgroup `dir`, refused `n` getpgid calls. */
-static pid_t refused_child_in(const char *dir, int n)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		char procs[PATH_MAX];
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
-		FILE *f = fopen(procs, "w");
-		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0)
-			_exit(4);
-		scmp_filter_ctx sf = seccomp_init(SCMP_ACT_ALLOW);
-		seccomp_rule_add(sf, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(getpgid), 0);
-		int r = seccomp_load(sf);
-		seccomp_release(sf);
-		if (r < 0)
-			_exit(3);
-		for (int i = 0; i < n; i++)
-			syscall(__NR_getpgid, 0);
-		_exit(0);
-	}
-	return pid;
-}
 
 static bool removed_cgroup(uint64_t id, void *ctx)
 {
