@@ -352,7 +352,8 @@ static void read_counts(uint64_t now_ms, void *ctx)
 {
 	struct agent *a = ctx;
 	(void)now_ms;
-	hg_probe_read_counts(a->parts.probe, hg_pipeline_on_count, &a->parts.pl);
+	hg_probe_read_counts_at(a->parts.probe, hg_store_seq(a->parts.pl.store), hg_pipeline_on_count,
+				&a->parts.pl);
 }
 
 static bool cgroup_gone(uint64_t cgroup_id, void *ctx)

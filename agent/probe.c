@@ -21,6 +21,8 @@ struct last_count {
 	uint64_t total;
 	bool used;
 	bool gone;   /* removed from the kernel's map: dropped at the next rebuild */
+	bool refused;         /* the caller could not use `total`... */
+	uint64_t refused_at;  /* ...at this generation */
 };
 #define LAST_COUNTS_SIZE 32768   /* a power of two, twice the map's max_entries */
 
@@ -37,6 +39,7 @@ struct hg_probe {
 	bool no_batch;        /* the kernel has no batch lookups: read the map key by key */
 	uint64_t keys;        /* keys in the map at the last read_counts (metrics read it) */
 	uint64_t evicted;     /* keys of removed cgroups taken out of the map */
+	uint64_t own_gen;     /* see fresh_gen */
 	struct hg_hook_form_info forms[HG_HOOK_FORMS_MAX];
 	int nforms;
 };
@@ -439,22 +442,25 @@ static struct last_count *last_slot(struct hg_probe *p, const struct hg_key *key
 	return &p->last[(h + n) & (LAST_COUNTS_SIZE - 1)];
 }
 
-/* The caller could not use this total (no denial for the key yet): report it again. */
-static void forget_count(struct hg_probe *p, const struct hg_key *key)
+/* The caller could not use this total (no denial for the key yet): offer it again once
+ * the caller's generation has moved. */
+static void forget_count(struct hg_probe *p, const struct hg_key *key, uint64_t gen)
 {
 	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
 		struct last_count *e = last_slot(p, key, n);
 		if (!e->used)
 			return;
 		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
-			e->total = UINT64_MAX;
+			e->refused = true;
+			e->refused_at = gen;
 			return;
 		}
 	}
 }
 
-/* True when the key's total changed since the last call (and remembers it). */
-static bool count_moved(struct hg_probe *p, const struct hg_key *key, uint64_t total)
+/* True when the key's total changed since the last call (and remembers it), or when it
+ * was refused at another generation than `gen`. */
+static bool count_moved(struct hg_probe *p, const struct hg_key *key, uint64_t total, uint64_t gen)
 {
 	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
 		struct last_count *e = last_slot(p, key, n);
@@ -465,13 +471,20 @@ static bool count_moved(struct hg_probe *p, const struct hg_key *key, uint64_t t
 			return true;
 		}
 		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
-			if (e->total == total)
+			if (e->total == total && !(e->refused && e->refused_at != gen))
 				return false;
 			e->total = total;
+			e->refused = false;
 			return true;
 		}
 	}
 	return true;   /* table full (cannot happen below 2x max_entries): report */
+}
+
+/* A generation no caller passes: read_counts and evict offer every refused key again. */
+static uint64_t fresh_gen(struct hg_probe *p)
+{
+	return ++p->own_gen | (1ull << 63);
 }
 
 /* Rebuilds the table of last totals without the keys marked gone (open addressing: a
@@ -578,6 +591,7 @@ static int each_count(struct hg_probe *p, each_count_fn each, void *ctx)
 struct read_ctx {
 	hg_probe_count_fn fn;
 	void *ctx;
+	uint64_t gen;
 	uint64_t keys;
 };
 
@@ -585,8 +599,8 @@ static void report_moved(struct hg_probe *p, const struct hg_key *key, uint64_t 
 {
 	struct read_ctx *rc = ctx;
 	rc->keys++;
-	if (count_moved(p, key, total) && !rc->fn(key, total, rc->ctx))
-		forget_count(p, key);
+	if (count_moved(p, key, total, rc->gen) && !rc->fn(key, total, rc->ctx))
+		forget_count(p, key, rc->gen);
 }
 
 static int ensure_last(struct hg_probe *p)
@@ -598,10 +612,15 @@ static int ensure_last(struct hg_probe *p)
 
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx)
 {
+	return hg_probe_read_counts_at(p, fresh_gen(p), fn, ctx);
+}
+
+int hg_probe_read_counts_at(struct hg_probe *p, uint64_t generation, hg_probe_count_fn fn, void *ctx)
+{
 	int r = ensure_last(p);
 	if (r < 0)
 		return r;
-	struct read_ctx rc = { .fn = fn, .ctx = ctx };
+	struct read_ctx rc = { .fn = fn, .ctx = ctx, .gen = generation };
 	if ((r = each_count(p, report_moved, &rc)) < 0)
 		return r;
 	__atomic_store_n(&p->keys, rc.keys, __ATOMIC_RELAXED);
@@ -654,14 +673,15 @@ int hg_probe_evict_counts(struct hg_probe *p, hg_probe_gone_fn gone, void *gone_
 		return -ENOMEM;
 	}
 	int evicted = 0;
+	uint64_t gen = fresh_gen(p);   /* a key refused before is offered once more */
 	for (size_t i = 0; i < ec.n; i++) {
 		/* The cgroup is gone, so this total is final: the caller takes it first. A key
 		 * it cannot place yet (its record still waits for its pod) stays. */
 		if (bpf_map_lookup_elem(fd, &ec.doomed[i], values))
 			continue;
 		uint64_t total = sum_cpus(p, values);
-		if (count_moved(p, &ec.doomed[i], total) && !fn(&ec.doomed[i], total, ctx)) {
-			forget_count(p, &ec.doomed[i]);
+		if (count_moved(p, &ec.doomed[i], total, gen) && !fn(&ec.doomed[i], total, ctx)) {
+			forget_count(p, &ec.doomed[i], gen);
 			continue;
 		}
 		if (bpf_map_delete_elem(fd, &ec.doomed[i]) == 0) {

@@ -67,6 +67,11 @@ int hg_probe_consume(struct hg_probe *p);
 /* Calls fn with the exact total (summed over CPUs) of every key whose total changed
  * since the previous call. */
 int hg_probe_read_counts(struct hg_probe *p, hg_probe_count_fn fn, void *ctx);
+/* The same for a caller whose refusals depend on its own state: a key fn refused (its
+ * record has not reached the store yet) is offered again only once `generation` (the
+ * store's change number) differs from the one it was refused at, so that an idle agent
+ * does not retry every such key four times a second. */
+int hg_probe_read_counts_at(struct hg_probe *p, uint64_t generation, hg_probe_count_fn fn, void *ctx);
 /* Whether no denial can come from this cgroup any more (it was removed). */
 typedef bool (*hg_probe_gone_fn)(uint64_t cgroup_id, void *ctx);
 /* Takes the keys of removed cgroups out of the kernel's map, so that containers coming and

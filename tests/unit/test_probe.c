@@ -119,6 +119,19 @@ START_TEST(seccomp_refusals_counted_exactly)
 	s.total = 0;
 	ck_assert_int_eq(hg_probe_read_counts(p, on_count, &s), 0);
 	ck_assert_uint_eq(s.total, 1005);
+	/* With a generation (the store's change number), a refused key waits for it to move. */
+	s.total = 0;
+	ck_assert_int_eq(hg_probe_read_counts_at(p, 7, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 1005);
+	s.total = 0;
+	ck_assert_int_eq(hg_probe_read_counts_at(p, 7, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 0);
+	s.reject = false;
+	ck_assert_int_eq(hg_probe_read_counts_at(p, 8, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 1005);
+	s.total = 0;   /* taken: not offered again, whatever the generation */
+	ck_assert_int_eq(hg_probe_read_counts_at(p, 9, on_count, &s), 0);
+	ck_assert_uint_eq(s.total, 0);
 
 	uint64_t size = 0, used = 1;
 	for (int i = 0; i < 5 && used; i++) {   /* other processes' denials may arrive too */
