@@ -31,11 +31,12 @@ hg_runc_cleanup() {
 		hg_runc kill "$id" KILL >/dev/null 2>&1
 		hg_runc delete -f "$id" >/dev/null 2>&1
 	done
+	# Every pod this test made (a bundle made again by hg_runc_spec forgets its own).
+	for pod in $(cat "$T/.runc-pods" 2>/dev/null); do
+		hg_runc_rm_pod_cgroups "$pod"
+	done
 	for b in "$T"/bundles/*/; do
-		[ -f "$b/.pod" ] || continue
-		for pod in $(cat "$b/.pods" 2>/dev/null) $(cat "$b/.pod"); do
-			hg_runc_rm_pod_cgroups "$pod"
-		done
+		[ -d "$b" ] || continue
 		# Mounts a test made inside the bundle (e.g. a volume's host dir).
 		grep -o " $b[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
 	done
@@ -121,10 +122,10 @@ hg_runc_new_id() {
 	b=$(hg_runc_bundle "$1")
 	id=$(hg_runc_new_hex_id)
 	pod=$(cat /proc/sys/kernel/random/uuid)
-	[ -f "$b/.pod" ] && cat "$b/.pod" >>"$b/.pods"
 	for d in $(cat "$b/.emptydirs" 2>/dev/null); do find "$d" -mindepth 1 -delete; done
 	echo "$id" >"$b/.id"
 	echo "$pod" >"$b/.pod"
+	echo "$pod" >>"$T/.runc-pods"
 	hg_runc_jq "$1" '.linux.cgroupsPath = $cg' --arg cg "/kubepods/besteffort/pod$pod/$id"
 }
 
