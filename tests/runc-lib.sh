@@ -68,7 +68,6 @@ hg_runc_rm_pod_cgroups() {
 	return 0
 }
 
-hg_runc_new_hex_id() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 
 # hg_runc_rootfs DIR [busybox|distroless]: a root filesystem. busybox: the static
 # busybox with a shell and the applets in $HG_RUNC_APPLETS, plus provoke at
@@ -120,8 +119,8 @@ hg_runc_jq() {
 hg_runc_new_id() {
 	local b id pod d
 	b=$(hg_runc_bundle "$1")
-	id=$(hg_runc_new_hex_id)
-	pod=$(cat /proc/sys/kernel/random/uuid)
+	id=$(hg_hexid)
+	pod=$(hg_uuid)
 	for d in $(cat "$b/.emptydirs" 2>/dev/null); do find "$d" -mindepth 1 -delete; done
 	echo "$id" >"$b/.id"
 	echo "$pod" >"$b/.pod"

@@ -111,7 +111,7 @@ case $mem in
 *) echo "memory limit $mem: not mapped"; exit 1 ;;
 esac
 
-AGENT_POD=$(cat /proc/sys/kernel/random/uuid)
+AGENT_POD=$(hg_uuid)
 # agent_config CAP_NAME...: the agent bundle's config.json: the image's config (umoci) with
 # the rendered pod and container settings applied, the capability sets being CAP_NAME...
 # (the chart's list, or the chart's list minus one).
@@ -122,7 +122,7 @@ agent_config() {
 		# shellcheck disable=SC2046
 		oci=$("$SECCOMP_OCI" "$SECCOMP_FILE" $(echo "$caps" | jq -r '.[]')) || return 1
 	fi
-	AGENT_ID=$(hg_runc_new_hex_id)
+	AGENT_ID=$(hg_hexid)
 	jq --slurpfile ds "$T/ds.json" --slurpfile scf "$T/sc.json" --argjson caps "$caps" --argjson seccomp "$oci" \
 		--arg node "$NODE" --argjson mem "$MEM_LIMIT" \
 		--arg cg "/kubepods/burstable/pod$AGENT_POD/$AGENT_ID" '
