@@ -442,19 +442,27 @@ static struct last_count *last_slot(struct hg_probe *p, const struct hg_key *key
 	return &p->last[(h + n) & (LAST_COUNTS_SIZE - 1)];
 }
 
-/* The caller could not use this total (no denial for the key yet): offer it again once
- * the caller's generation has moved. */
-static void forget_count(struct hg_probe *p, const struct hg_key *key, uint64_t gen)
+/* The key's entry in the table of last totals, or NULL. */
+static struct last_count *find_count(struct hg_probe *p, const struct hg_key *key)
 {
 	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
 		struct last_count *e = last_slot(p, key, n);
 		if (!e->used)
-			return;
-		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
-			e->refused = true;
-			e->refused_at = gen;
-			return;
-		}
+			return NULL;
+		if (memcmp(&e->key, key, sizeof(*key)) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The caller could not use this total (no denial for the key yet): offer it again once
+ * the caller's generation has moved. */
+static void forget_count(struct hg_probe *p, const struct hg_key *key, uint64_t gen)
+{
+	struct last_count *e = find_count(p, key);
+	if (e) {
+		e->refused = true;
+		e->refused_at = gen;
 	}
 }
 
@@ -510,19 +518,6 @@ static int drop_gone_counts(struct hg_probe *p)
 	}
 	free(old);
 	return 0;
-}
-
-static void mark_gone(struct hg_probe *p, const struct hg_key *key)
-{
-	for (size_t n = 0; n < LAST_COUNTS_SIZE; n++) {
-		struct last_count *e = last_slot(p, key, n);
-		if (!e->used)
-			return;
-		if (memcmp(&e->key, key, sizeof(*key)) == 0) {
-			e->gone = true;
-			return;
-		}
-	}
 }
 
 /* Calls each(key, total) for every key of the kernel's map: in batches of COUNT_BATCH
@@ -685,7 +680,9 @@ int hg_probe_evict_counts(struct hg_probe *p, hg_probe_gone_fn gone, void *gone_
 			continue;
 		}
 		if (bpf_map_delete_elem(fd, &ec.doomed[i]) == 0) {
-			mark_gone(p, &ec.doomed[i]);
+			struct last_count *e = find_count(p, &ec.doomed[i]);
+			if (e)
+				e->gone = true;
 			evicted++;
 		}
 	}
