@@ -421,21 +421,25 @@ static int open_cgroup_handle(int mnt, uint64_t id)
 /* Whether ESTALE from a cgroup2 file handle can be trusted: the directory is a cgroup2
  * mount (another file system, e.g. the tmpfs of a cgroup v1 host, answers ESTALE for
  * any kernfs handle) and its own root opens by id. */
-static bool handles_work;
+static int handles_mnt = -1;   /* the cgroup2 mount, kept open once handles work */
 static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
 
 static void check_handles(void)
 {
 	struct statfs sf;
 	struct stat st;
-	_cleanup_close_ int mnt = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mnt < 0 || fstatfs(mnt, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC || fstat(mnt, &st) < 0)
+	int mnt = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mnt < 0)
 		return;
-	int fd = open_cgroup_handle(mnt, (uint64_t)st.st_ino);
-	if (fd >= 0) {
-		close(fd);
-		handles_work = true;
+	int fd = -1;
+	if (fstatfs(mnt, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC && fstat(mnt, &st) == 0)
+		fd = open_cgroup_handle(mnt, (uint64_t)st.st_ino);
+	if (fd < 0) {
+		close(mnt);
+		return;
 	}
+	close(fd);
+	handles_mnt = mnt;
 }
 
 /* Whether no cgroup has this id any more, known without a walk: a cgroup2 id is the
@@ -446,12 +450,9 @@ static void check_handles(void)
 bool hg_cgroup_gone(uint64_t id)
 {
 	pthread_once(&handles_once, check_handles);
-	if (!handles_work || id == 0)
+	if (handles_mnt < 0 || id == 0)
 		return false;
-	_cleanup_close_ int mnt = open(cgroup2_mount(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mnt < 0)
-		return false;
-	int fd = open_cgroup_handle(mnt, id);
+	int fd = open_cgroup_handle(handles_mnt, id);
 	if (fd >= 0) {
 		close(fd);
 		return false;
