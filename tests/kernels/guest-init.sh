@@ -27,6 +27,11 @@ mount -t sysfs sysfs /sys || die "mount sysfs"
 mount -t devtmpfs devtmpfs /dev || die "mount devtmpfs"
 mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+# What udev adds on a node: bash's process substitution, <(...), reads /dev/fd/N.
+ln -sfn /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 # The host's /run and /tmp belong to the host: fresh ones here.
